@@ -1,0 +1,1 @@
+"""The setup dashboard: onboard enterprise customers to WorkOS Admin Portal."""

@@ -1,0 +1,6 @@
+"""Fixtures live in tests/fixtures/, one module per peer; each says when to use it."""
+
+pytest_plugins = [
+    "tests.fixtures.database",
+    "tests.fixtures.app",
+]
