@@ -18,6 +18,8 @@ from dashboard.logs import configure_logging
 from dashboard.middleware import RequestLogMiddleware, SecurityHeadersMiddleware
 from dashboard.routes import app_routes
 from dashboard.runtime import Runtime
+from dashboard.services.oidc import AuthlibSignIn
+from dashboard.services.workos import SDKWorkOSGateway
 from dashboard.settings import Settings
 from dashboard.templating import Templates
 
@@ -38,6 +40,16 @@ def build_runtime(settings: Settings) -> Runtime:
         settings=settings,
         db=Database(create_db_engine(settings.database_url)),
         templates=Templates(brand),
+        workos=SDKWorkOSGateway(
+            api_key=settings.workos_api_key.reveal(),
+            client_id=settings.workos_client_id,
+            base_url=settings.workos_base_url,
+            support_email=settings.support_email,
+        ),
+        staff_sign_in=AuthlibSignIn(
+            [settings.staff_oidc] if settings.staff_oidc else []
+        ),
+        admin_sign_in=AuthlibSignIn(list(settings.admin_oidc)),
     )
 
 

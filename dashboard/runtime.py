@@ -11,6 +11,8 @@ from typing import Any
 from starlette.requests import Request
 
 from dashboard.db import Database
+from dashboard.services.oidc import SignIn
+from dashboard.services.workos import WorkOSGateway
 from dashboard.settings import Settings
 from dashboard.templating import Templates
 
@@ -20,6 +22,9 @@ class Runtime:
     settings: Settings
     db: Database
     templates: Templates
+    workos: WorkOSGateway
+    staff_sign_in: SignIn
+    admin_sign_in: SignIn
     background: list[Any] = field(default_factory=list)
     """Tasks started by the lifespan (outbox sender, event poller), stopped with it."""
 

@@ -1,0 +1,98 @@
+"""How far each organization got: per-feature setup states and the organization's summary.
+
+States only move forward ("invited" → "opened" → "signed_in" →
+"portal_opened" → "done"), except that a new invite brings features that are
+not done back to "invited". The organization's `setup_state` is its least
+advanced invited feature, so "Done" means every invited feature is done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from dashboard.models import SETUP_STATES, Organization, OrganizationFeature, utcnow
+
+_RANK = {state: rank for rank, state in enumerate(SETUP_STATES)}
+
+
+def feature_rows(session: Session, organization_id: int) -> list[OrganizationFeature]:
+    return list(
+        session.exec(
+            select(OrganizationFeature)
+            .where(OrganizationFeature.organization_id == organization_id)
+            .order_by(col(OrganizationFeature.id))
+        )
+    )
+
+
+def features_set(
+    session: Session, organization_id: int, intents: Iterable[str]
+) -> None:
+    """Make the organization's offered features exactly `intents`, keeping progress of kept ones."""
+    wanted = list(dict.fromkeys(intents))
+    rows = {row.intent: row for row in feature_rows(session, organization_id)}
+    for intent, row in rows.items():
+        if intent not in wanted:
+            session.delete(row)
+    for intent in wanted:
+        if intent not in rows:
+            session.add(
+                OrganizationFeature(organization_id=organization_id, intent=intent)
+            )
+    session.flush()
+    summarize(session, organization_id)
+
+
+def progress_step(
+    session: Session,
+    organization_id: int,
+    step: str,
+    *,
+    intents: Iterable[str] | None = None,
+    detail: str = "",
+    at: datetime | None = None,
+) -> None:
+    """Record that `step` happened for `intents` (all offered features when None).
+
+    Moves each feature forward to `step` if it is not already further, then
+    refreshes the organization's summary state.
+    """
+    if step not in _RANK:
+        raise ValueError(f"unknown setup step {step!r}")
+    when = at or utcnow()
+    chosen = None if intents is None else set(intents)
+    for row in feature_rows(session, organization_id):
+        if chosen is not None and row.intent not in chosen:
+            continue
+        if _RANK[step] > _RANK[row.state] or (
+            step == "invited" and row.state != "done"
+        ):
+            row.state = step
+            row.state_changed_at = when
+            if step == "done":
+                row.done_at = when
+        if detail:
+            row.detail = detail
+        session.add(row)
+    session.flush()
+    summarize(session, organization_id, at=when)
+
+
+def summarize(
+    session: Session, organization_id: int, *, at: datetime | None = None
+) -> None:
+    """Set the organization's `setup_state` to its least advanced feature's state."""
+    organization = session.get(Organization, organization_id)
+    if organization is None:
+        return
+    states = [row.state for row in feature_rows(session, organization_id)]
+    invited = [s for s in states if s != "not_invited"]
+    summary = min(invited, key=_RANK.__getitem__) if invited else "not_invited"
+    if summary != organization.setup_state or at is not None:
+        organization.setup_state = summary
+        organization.last_step_at = at or organization.last_step_at
+        organization.updated_at = utcnow()
+        session.add(organization)

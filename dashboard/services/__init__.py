@@ -1,0 +1,1 @@
+"""What talks to the outside world, each behind a small Protocol."""
