@@ -9,8 +9,9 @@ advanced invited feature, so "Done" means every invited feature is done.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import Session, col, select
 
 from dashboard.models import SETUP_STATES, Organization, OrganizationFeature, utcnow
@@ -96,3 +97,35 @@ def summarize(
         organization.last_step_at = at or organization.last_step_at
         organization.updated_at = utcnow()
         session.add(organization)
+
+
+def stalled_cutoff(stalled_after_days: int, now: datetime | None = None) -> datetime:
+    """Organizations whose last step is older than this, and not done, are stalled."""
+    return (now or utcnow()) - timedelta(days=stalled_after_days)
+
+
+IN_PROGRESS = ("invited", "opened", "signed_in", "portal_opened")
+
+
+def state_condition(state: str, cutoff: datetime) -> ColumnElement[bool]:
+    """SQL condition for the staff home's state filter, "stalled" included.
+
+    An organization in progress counts as its state until `cutoff` passes
+    without a step, then as "stalled" only, so the funnel's counts add up.
+    """
+    last = col(Organization.last_step_at)
+    if state == "stalled":
+        return and_(col(Organization.setup_state).in_(IN_PROGRESS), last < cutoff)
+    if state in IN_PROGRESS:
+        return and_(
+            Organization.setup_state == state, or_(last.is_(None), last >= cutoff)
+        )
+    return Organization.setup_state == state
+
+
+def display_state(organization: Organization, cutoff: datetime) -> str:
+    """The state staff see for one organization, "stalled" included."""
+    last = organization.last_step_at
+    if organization.setup_state in IN_PROGRESS and last is not None and last < cutoff:
+        return "stalled"
+    return organization.setup_state

@@ -44,3 +44,13 @@ def verify_setup_token(token: str, keys: Iterable[Secret]) -> str | None:
         # Check every key so the time taken does not tell which one matched.
         valid |= hmac.compare_digest(_signature(public_id, key), signature)
     return public_id if valid else None
+
+
+def portal_external_user_id(link_public_id: str, invitee_id: int) -> str:
+    """The `external_user_id` for portal links minted for one invitee on one link.
+
+    Revoking a link calls WorkOS `revoke_link` with each of these, which ends
+    every portal session opened from it. Carries no secret: the public id
+    alone builds no setup URL.
+    """
+    return f"setup-{link_public_id}-{invitee_id}"
