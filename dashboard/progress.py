@@ -118,9 +118,9 @@ def state_condition(state: str, cutoff: datetime) -> ColumnElement[bool]:
         return and_(col(Organization.setup_state).in_(IN_PROGRESS), last < cutoff)
     if state in IN_PROGRESS:
         return and_(
-            Organization.setup_state == state, or_(last.is_(None), last >= cutoff)
+            col(Organization.setup_state) == state, or_(last.is_(None), last >= cutoff)
         )
-    return Organization.setup_state == state
+    return col(Organization.setup_state) == state
 
 
 def display_state(organization: Organization, cutoff: datetime) -> str:
