@@ -42,6 +42,7 @@ class WorkOSFailure(Exception):
         *,
         status: int | None = None,
         retryable: bool = False,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(staff_message)
         self.kind = kind
@@ -49,6 +50,8 @@ class WorkOSFailure(Exception):
         self.admin_message = admin_message
         self.status = status
         self.retryable = retryable
+        self.retry_after = retry_after
+        """Seconds WorkOS asked us to wait (429 `Retry-After`), for callers that retry."""
 
 
 @dataclass(frozen=True)
@@ -183,6 +186,7 @@ def translate(exc: BaseException, *, support_email: str = "") -> WorkOSFailure:
             "The portal is busy right now. Wait a minute and click the feature again.",
             status=429,
             retryable=True,
+            retry_after=exc.retry_after,
         )
     if isinstance(exc, sdk_errors.ServerError):
         return WorkOSFailure(
