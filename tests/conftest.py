@@ -3,4 +3,6 @@
 pytest_plugins = [
     "tests.fixtures.database",
     "tests.fixtures.app",
+    "tests.fixtures.emulator",
+    "tests.fixtures.identity",
 ]
