@@ -5,4 +5,6 @@ pytest_plugins = [
     "tests.fixtures.app",
     "tests.fixtures.emulator",
     "tests.fixtures.identity",
+    "tests.fixtures.staff",
+    "tests.fixtures.smtp",
 ]

@@ -5,7 +5,10 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from dashboard.routes import health
+from dashboard.routes import auth, health
+from dashboard.routes import settings_page
+from dashboard.routes import setup
+from dashboard.routes import webhooks
 from dashboard.templating import STATIC_DIR
 
 
@@ -13,6 +16,23 @@ def app_routes(*, development: bool) -> list[BaseRoute]:
     """The routes of `serve`; `development` adds the ones only `dashboard dev` has."""
     routes: list[BaseRoute] = [
         Route("/healthz", health.healthz, methods=["GET"], name="healthz"),
+        Route("/", auth.home, methods=["GET"], name="home"),
+        Route("/auth/login", auth.login_page, methods=["GET"], name="login"),
+        Route("/auth/login", auth.login_start, methods=["POST"], name="login_start"),
+        Route("/auth/callback", auth.callback, methods=["GET"], name="auth_callback"),
+        Route("/auth/logout", auth.logout, methods=["POST"], name="logout"),
+        Route("/settings", settings_page.settings_page, methods=["GET"], name="settings"),
+        Route("/setup/callback/{provider}", setup.setup_callback, methods=["GET"], name="setup_callback"),
+        Route("/setup/{token}", setup.setup_page, methods=["GET"], name="setup_page"),
+        Route("/setup/{token}/sign-in", setup.setup_sign_in, methods=["POST"], name="setup_sign_in"),
+        Route("/setup/{token}/sign-out", setup.setup_sign_out, methods=["POST"], name="setup_sign_out"),
+        Route("/setup/{token}/portal/{intent}", setup.setup_portal, methods=["POST"], name="setup_portal"),
+        Route(
+            "/webhooks/workos",
+            webhooks.workos_webhook,
+            methods=["POST"],
+            name="workos_webhook",
+        ),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     return routes
