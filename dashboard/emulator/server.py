@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from types import TracebackType
@@ -43,6 +44,8 @@ class ThreadedServer:
         return f"http://{self.host}:{self.port}"
 
     def start(self, timeout: float = 10.0) -> ThreadedServer:
+        # The access log prints raw paths, and portal session ids live in paths.
+        logging.getLogger("uvicorn.access").disabled = True
         self._thread.start()
         deadline = time.monotonic() + timeout
         while not self._server.started:

@@ -854,7 +854,6 @@ class EmulatorStore:
                 "organization_id": organization_id,
                 "retention_period_in_days": 30,
                 "state": "inactive",
-                "log_stream": None,
             },
         )
 
@@ -1126,10 +1125,11 @@ class EmulatorStore:
                 "type": "okta scim v2.0",
                 "state": "linked",
                 "name": organization["name"],
-                "domain": domains[0]["domain"] if domains else None,
                 "created_at": iso(now),
                 "updated_at": iso(now),
             }
+            if domains:
+                record["domain"] = domains[0]["domain"]
             self._world.directories[record["id"]] = record
         record.update(state="linked", updated_at=iso(now))
         data = {
