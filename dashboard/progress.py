@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, and_, case, func, or_
 from sqlmodel import Session, col, select
 
 from dashboard.models import SETUP_STATES, Organization, OrganizationFeature, utcnow
@@ -129,3 +129,71 @@ def display_state(organization: Organization, cutoff: datetime) -> str:
     if organization.setup_state in IN_PROGRESS and last is not None and last < cutoff:
         return "stalled"
     return organization.setup_state
+
+
+def progress_regress(
+    session: Session,
+    organization_id: int,
+    intent: str,
+    *,
+    detail: str,
+    at: datetime | None = None,
+) -> bool:
+    """WorkOS says a finished feature is no longer working: back to "portal_opened".
+
+    The only backward move besides a new invite. A feature that was not done
+    keeps its state and only gets the new detail. Returns True when it moved.
+    """
+    when = at or utcnow()
+    moved = False
+    for row in feature_rows(session, organization_id):
+        if row.intent != intent:
+            continue
+        if row.state == "done":
+            row.state = "portal_opened"
+            row.state_changed_at = when
+            row.done_at = None
+            moved = True
+        row.detail = detail[:200]
+        session.add(row)
+    session.flush()
+    summarize(session, organization_id, at=when if moved else None)
+    return moved
+
+
+def feature_detail(
+    session: Session, organization_id: int, intent: str, detail: str
+) -> None:
+    """Record what WorkOS last said about a feature without moving its state."""
+    for row in feature_rows(session, organization_id):
+        if row.intent == intent:
+            row.detail = detail[:200]
+            session.add(row)
+    session.flush()
+
+
+FUNNEL_STATES = (*SETUP_STATES, "stalled")
+
+
+def funnel_counts(session: Session, cutoff: datetime) -> dict[str, int]:
+    """How many non-deleted organizations are in each state, "stalled" included.
+
+    One GROUP BY over the organization table; an organization in progress with
+    no step since `cutoff` counts as "stalled" only, as `state_condition` says.
+    """
+    stalled = and_(
+        col(Organization.setup_state).in_(IN_PROGRESS),
+        col(Organization.last_step_at) < cutoff,
+    )
+    stalled_flag = case((stalled, 1), else_=0)
+    query = (
+        select(Organization.setup_state, stalled_flag, func.count())
+        .where(col(Organization.deleted_at).is_(None))
+        .group_by(col(Organization.setup_state), stalled_flag)
+    )
+    counts = dict.fromkeys(FUNNEL_STATES, 0)
+    for state, is_stalled, count in session.exec(query):
+        key = "stalled" if is_stalled else state
+        if key in counts:
+            counts[key] += int(count)
+    return counts

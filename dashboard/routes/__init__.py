@@ -33,6 +33,12 @@ def app_routes(*, development: bool) -> list[BaseRoute]:
             methods=["POST"],
             name="workos_webhook",
         ),
+        Route(
+            "/webhooks/workos",
+            webhooks.workos_webhook,
+            methods=["POST"],
+            name="workos_webhook",
+        ),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
     return routes
