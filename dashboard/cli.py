@@ -74,6 +74,23 @@ def cmd_staff_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from dashboard.doctor import doctor_run, doctor_settings
+    from dashboard.logs import configure_logging
+
+    configure_logging(logging.ERROR)  # the report says it all; no warnings in between
+    settings, results = doctor_settings()
+    if settings is not None:
+        results += asyncio.run(doctor_run(settings))
+    for result in results:
+        print(result.line())
+    failed = sum(not r.ok for r in results)
+    print(f"{len(results)} checks, {failed} failed")
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dashboard", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -111,6 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("email")
     add.add_argument("--role", choices=["admin", "member"], required=True)
     add.set_defaults(func=cmd_staff_add)
+
+    doctor = sub.add_parser(
+        "doctor", help="check configuration and reachability, one line per check"
+    )
+    doctor.set_defaults(func=cmd_doctor)
 
     return parser
 

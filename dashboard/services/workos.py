@@ -420,6 +420,10 @@ class SDKWorkOSGateway:
             )
         return status
 
+    async def close(self) -> None:
+        """Release the HTTP connections; for short-lived gateways (doctor, CLI import)."""
+        await self._client.close()
+
     async def check_credentials(self) -> None:
         await self._call(
             "list_organizations", self._client.organizations.list_organizations(limit=1)
