@@ -53,10 +53,8 @@ def test_a_share_of_requests_fail(emulator: EmulatorHandle) -> None:
     emulator.set_faults(fail_5xx_rate=0.5)
     headers = {"Authorization": "Bearer sk_test_dev"}
 
-    statuses = [
-        httpx.get(f"{emulator.url}/organizations", headers=headers).status_code
-        for _ in range(60)
-    ]
+    with httpx.Client(base_url=emulator.url, headers=headers) as client:
+        statuses = [client.get("/organizations").status_code for _ in range(60)]
 
     assert 10 < statuses.count(500) < 50
     assert statuses.count(200) == 60 - statuses.count(500)
