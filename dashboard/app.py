@@ -69,6 +69,11 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
                 with contextlib.suppress(BaseException):
                     await task
             rt.background.clear()
+            # The SDK's HTTP pool belongs to this event loop: close it here.
+            close = getattr(rt.workos, "close", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    await close()
             rt.db.dispose()
             log.info("app_stopped")
 

@@ -95,6 +95,11 @@ class Settings:
     old_secret_keys: tuple[Secret, ...] = ()
     session_max_age_seconds: int = 8 * 3600
     admin_session_max_age_seconds: int = 3600
+    rate_limit_window_seconds: int = 60
+    """Per client address and route, requests allowed in each window (see ratelimit)."""
+    rate_limit_setup_page: int = 60
+    rate_limit_sign_in: int = 20
+    rate_limit_portal: int = 30
     trusted_proxies: tuple[str, ...] = ()
     run_outbox_in_process: bool = True
     development: bool = False
