@@ -1,9 +1,10 @@
 """The WorkOS REST endpoints the SDK calls, with WorkOS's auth, errors and faults.
 
-Each endpoint is wrapped by `api_endpoint`, which does what WorkOS does before
-any handler runs: refuse a missing or unknown key with 401, then apply the
-injected latency and failures, then turn `EmulatorError` into WorkOS's JSON
-error shape. Events a call emits go to the webhook after the answer is sent,
+Each endpoint is wrapped by `api_endpoint`, which does what WorkOS does around
+every handler: refuse a missing or unknown key with 401, apply the injected
+latency and failures, replay the answer to a POST whose `Idempotency-Key` was
+seen before (the SDK resends one key on its retries), and turn
+`EmulatorError` into WorkOS's JSON error shape. Events a call emits go to the webhook after the answer is sent,
 so an app that calls WorkOS inside a database transaction never waits on its
 own webhook handler.
 """
@@ -91,10 +92,24 @@ def api_endpoint(handler: Endpoint) -> Endpoint:
                 ),
                 headers,
             )
+        key = request.headers.get("idempotency-key")
+        replay_key = (
+            (key, request.url.path) if key and request.method == "POST" else None
+        )
+        if replay_key is not None and replay_key in emulator.idempotent_answers:
+            status_code, content = emulator.idempotent_answers[replay_key]
+            return Response(
+                content, status_code, headers=headers, media_type="application/json"
+            )
         try:
             response = await handler(request)
         except EmulatorError as error:
             response = error_response(error)
+        if replay_key is not None and response.status_code < 400:
+            emulator.idempotent_answers[replay_key] = (
+                response.status_code,
+                bytes(response.body),
+            )
         response.headers.update(headers)
         response.background = BackgroundTask(emulator.webhooks.flush)
         return response

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.requests import Request
 
@@ -22,12 +22,17 @@ class Emulator:
     client_id: str
     public_base_url: str | None = None
     default_return_url: str | None = None
+    idempotent_answers: dict[tuple[str, str], tuple[int, bytes]] = field(
+        default_factory=dict
+    )
+    """Successful POST answers by (Idempotency-Key, path), replayed as WorkOS does."""
 
     def reset(self) -> None:
         """Empty state, faults and webhook target as at start: a clean slate per test."""
         self.store.reset()
         self.faults.reset()
         self.webhooks.reset()
+        self.idempotent_answers.clear()
 
 
 def emulator_of(request: Request) -> Emulator:

@@ -269,3 +269,32 @@ def test_other_api_keys_get_401(sdk: SDKRunner) -> None:
 
     assert caught.value.status_code == 401
     assert caught.value.message
+
+
+def test_a_retried_create_with_the_same_idempotency_key_is_replayed(
+    sdk: SDKRunner, emulator: EmulatorHandle
+) -> None:
+    options = {"idempotency_key": "create-acme-1"}
+
+    first = sdk(
+        lambda c: c.organizations.create_organization(
+            name="Acme", external_id="crm-9", request_options=options
+        )
+    )
+    again = sdk(
+        lambda c: c.organizations.create_organization(
+            name="Acme", external_id="crm-9", request_options=options
+        )
+    )
+
+    assert again == first
+    assert len(emulator.state()["organizations"]) == 1
+
+
+def test_domain_for_an_unknown_organization_is_404(sdk: SDKRunner) -> None:
+    with pytest.raises(NotFoundError):
+        sdk(
+            lambda c: c.organization_domains.create_organization_domain(
+                domain="acme.test", organization_id="org_missing"
+            )
+        )

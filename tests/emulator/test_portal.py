@@ -218,3 +218,16 @@ def test_the_portal_link_never_reaches_a_log_record(
     for record in server_side:
         text = record.getMessage() + " " + " ".join(map(str, record.__dict__.values()))
         assert secret not in text and session_id not in text
+
+
+def test_connection_get_and_filters(sdk: SDKRunner, emulator: EmulatorHandle) -> None:
+    organization_id = _org(sdk)
+    emulator.finish(organization_id, "sso")
+
+    listed = sdk(lambda c: c.sso.list_connections(organization_id=organization_id))
+    fetched = sdk(lambda c: c.sso.get_connection(listed.data[0].id))
+    elsewhere = sdk(lambda c: c.sso.list_connections(organization_id="org_other"))
+
+    assert fetched.id == listed.data[0].id
+    assert fetched.state == "active"
+    assert elsewhere.data == []
