@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.fixtures.identity",
     "tests.fixtures.staff",
     "tests.fixtures.smtp",
+    "tests.fixtures.live_server",
 ]
