@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
+import httpx2
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.starlette_client import OAuth
 from starlette.requests import Request
@@ -20,6 +21,9 @@ from starlette.responses import Response
 from dashboard.settings import OIDCProvider
 
 log = logging.getLogger(__name__)
+
+HTTP_ERRORS = (httpx.HTTPError, httpx2.HTTPError)
+"""authlib's Starlette client talks through httpx2 (httpx only as its fallback)."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +91,7 @@ class AuthlibSignIn:
         client = self._client(provider)
         try:
             response: Response = await client.authorize_redirect(request, redirect_uri)
-        except (httpx.HTTPError, OAuthError, ValueError) as exc:
+        except (*HTTP_ERRORS, OAuthError, ValueError) as exc:
             log.warning(
                 "oidc_discovery_failed",
                 extra={"provider": provider, "error": type(exc).__name__},
@@ -111,7 +115,7 @@ class AuthlibSignIn:
             raise SignInFailed(
                 "Sign-in could not be completed (it may have expired or been opened twice). Start again."
             ) from None
-        except (httpx.HTTPError, ValueError, KeyError) as exc:
+        except (*HTTP_ERRORS, ValueError, KeyError) as exc:
             log.warning(
                 "oidc_token_failed",
                 extra={"provider": provider, "error": type(exc).__name__},
