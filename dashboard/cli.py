@@ -91,6 +91,21 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from dashboard.import_terminal import import_from_terminal
+
+    return import_from_terminal(
+        _settings(),
+        Path(args.file),
+        skip_invalid=args.skip_invalid,
+        as_email=args.as_email,
+        out=sys.stdout,
+        err=sys.stderr,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dashboard", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -133,6 +148,26 @@ def build_parser() -> argparse.ArgumentParser:
         "doctor", help="check configuration and reachability, one line per check"
     )
     doctor.set_defaults(func=cmd_doctor)
+
+    bulk = sub.add_parser(
+        "import", help="create organizations (and invites) from a CSV file"
+    )
+    bulk.add_argument(
+        "file",
+        help="CSV: name, external id, domains, features, IT admin emails, send invite",
+    )
+    bulk.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="create the valid rows even when some rows are invalid",
+    )
+    bulk.add_argument(
+        "--as",
+        dest="as_email",
+        metavar="EMAIL",
+        help="staff member recorded as the creator (default: the system)",
+    )
+    bulk.set_defaults(func=cmd_import)
 
     return parser
 
