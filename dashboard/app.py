@@ -60,6 +60,10 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         log.info("app_started", extra={"development": settings.development})
+        if settings.run_outbox_in_process:
+            from dashboard.worker import background_loops, background_start
+
+            rt.background.extend(background_start(background_loops(settings, rt.db)))
         try:
             yield
         finally:
@@ -91,7 +95,9 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
         Middleware(CSRFMiddleware, exempt_paths=CSRF_EXEMPT),
     ]
     app = Starlette(
-        routes=app_routes(development=settings.development),
+        routes=app_routes(
+            development=settings.development, dev_mailbox=settings.dev_mailbox
+        ),
         middleware=middleware,
         exception_handlers={HTTPException: http_exception, Exception: server_error},
         lifespan=lifespan,

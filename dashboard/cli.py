@@ -106,6 +106,20 @@ def cmd_import(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    import asyncio
+    import contextlib
+
+    from dashboard.logs import configure_logging
+    from dashboard.worker import worker_run
+
+    settings = _settings()
+    configure_logging()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(worker_run(settings))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dashboard", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -168,6 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="staff member recorded as the creator (default: the system)",
     )
     bulk.set_defaults(func=cmd_import)
+
+    worker = sub.add_parser(
+        "worker", help="send queued email (when not run inside `serve`)"
+    )
+    worker.set_defaults(func=cmd_worker)
 
     return parser
 

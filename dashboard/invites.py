@@ -361,3 +361,95 @@ async def invite_end_portal_sessions(
                 extra={"setup_link_id": link.id, "kind": failure.kind},
             )
     return first
+
+
+@dataclass
+class InviteeRow:
+    """One invited address as staff see it, with its latest email's state."""
+
+    invitee: Invitee
+    email: OutboxEmail | None
+    email_status: str
+    can_retry: bool
+
+
+@dataclass
+class InvitePanel:
+    """Everything the invite panel shows for one organization."""
+
+    organization: Organization
+    link: SetupLink | None
+    link_state: str
+    setup_url: str
+    rows: list[InviteeRow]
+    last_ended: SetupLink | None
+    inviter: Staff | None
+    form_features: list[str]
+    form_emails: str
+    errors: dict[str, str] = field(default_factory=dict)
+    notices: list[dict[str, str]] = field(default_factory=list)
+
+
+def invite_panel(
+    session: Session,
+    settings: Settings,
+    organization: Organization,
+    *,
+    form_features: list[str] | None = None,
+    form_emails: str | None = None,
+    errors: dict[str, str] | None = None,
+    notices: list[dict[str, str]] | None = None,
+) -> InvitePanel:
+    """The invite panel of the organization page: link, addresses, email states, form."""
+    from dashboard.outbox import outbox_for_link, outbox_status_label
+
+    assert organization.id is not None
+    link = session.exec(
+        select(SetupLink)
+        .where(SetupLink.organization_id == organization.id)
+        .order_by(col(SetupLink.id).desc())
+        .limit(1)
+    ).first()
+    rows: list[InviteeRow] = []
+    inviter = None
+    state = "none"
+    url = ""
+    last_ended = None
+    if link is not None and link.status != "active":
+        last_ended, link = link, None
+    if link is not None:
+        assert link.id is not None
+        state = link_status(link)
+        url = setup_url(settings, link) if state == "active" else ""
+        inviter = session.get(Staff, link.created_by_id) if link.created_by_id else None
+        latest: dict[str, OutboxEmail] = {}
+        for queued in outbox_for_link(session, link.id):
+            latest.setdefault(queued.to_address, queued)
+        for invitee in link_invitees(session, link.id):
+            email = latest.get(invitee.email)
+            rows.append(
+                InviteeRow(
+                    invitee=invitee,
+                    email=email,
+                    email_status=outbox_status_label(email) if email else "not queued",
+                    can_retry=email is not None and email.status == "failed",
+                )
+            )
+    offered = [row.intent for row in feature_rows(session, organization.id)]
+    if form_features is None:
+        form_features = list(link.features) if link is not None else offered
+    if form_emails is None:
+        form_emails = "\n".join(row.invitee.email for row in rows)
+    return InvitePanel(
+        organization=organization,
+        link=link,
+        link_state=state,
+        setup_url=url,
+        rows=rows,
+        last_ended=last_ended,
+        inviter=inviter,
+        form_features=form_features,
+        form_emails=form_emails,
+        errors=errors or {},
+        notices=notices or [],
+    )

@@ -229,6 +229,7 @@ def outbox_retry(
             f"This email's setup link was {link.status}; send a new invite instead."
         )
     email.status = "queued"
+    email.last_error = ""
     email.attempts = 0
     email.next_attempt_at = utcnow()
     email.claimed_until = None
@@ -425,6 +426,8 @@ def outbox_status_label(email: OutboxEmail) -> str:
     """What staff read: "queued", "sent", "failed: reason" (and "cancelled: reason")."""
     if email.status in ("failed", "cancelled") and email.last_error:
         return f"{email.status}: {email.last_error}"
+    if email.status in ("queued", "sending") and email.last_error:
+        return f"queued (last try: {email.last_error})"
     if email.status == "sending":
         return "queued"
     return email.status

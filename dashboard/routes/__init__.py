@@ -8,11 +8,12 @@ from starlette.staticfiles import StaticFiles
 from dashboard.routes import auth, health
 from dashboard.routes import settings_page
 from dashboard.routes import setup
+from dashboard.routes import dev, setup_links
 from dashboard.routes import webhooks
 from dashboard.templating import STATIC_DIR
 
 
-def app_routes(*, development: bool) -> list[BaseRoute]:
+def app_routes(*, development: bool, dev_mailbox: bool = False) -> list[BaseRoute]:
     """The routes of `serve`; `development` adds the ones only `dashboard dev` has."""
     routes: list[BaseRoute] = [
         Route("/healthz", health.healthz, methods=["GET"], name="healthz"),
@@ -39,6 +40,14 @@ def app_routes(*, development: bool) -> list[BaseRoute]:
             methods=["POST"],
             name="workos_webhook",
         ),
+        Route("/orgs/{organization_id:int}/invite", setup_links.setup_link_page, methods=["GET"], name="setup_link_page"),
+        Route("/orgs/{organization_id:int}/invite", setup_links.setup_link_invite, methods=["POST"], name="setup_link_invite"),
+        Route("/orgs/{organization_id:int}/invite/resend", setup_links.setup_link_resend, methods=["POST"], name="setup_link_resend"),
+        Route("/orgs/{organization_id:int}/invite/revoke", setup_links.setup_link_revoke, methods=["POST"], name="setup_link_revoke"),
+        Route("/orgs/{organization_id:int}/emails/{email_id:int}/retry", setup_links.outbox_email_retry, methods=["POST"], name="outbox_email_retry"),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]
+    if dev_mailbox:
+        # Shows setup URLs: only under `dashboard dev`, never in `serve`.
+        routes.append(Route("/dev/mail", dev.dev_mail, methods=["GET"], name="dev_mail"))
     return routes
