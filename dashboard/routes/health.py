@@ -8,11 +8,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from dashboard.auth import public
 from dashboard.runtime import runtime
 
 log = logging.getLogger(__name__)
 
 
+@public
 async def healthz(request: Request) -> JSONResponse:
     """200 once the database answers; 503 (not a 500) while it does not."""
     try:
