@@ -158,8 +158,9 @@ def insert_ignoring_duplicate(
     table = cast(Any, model).__table__
     dialect = session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    result = session.execute(insert(table).values(**values).on_conflict_do_nothing())
-    return int(getattr(result, "rowcount", 0) or 0) == 1
+    key = next(iter(table.primary_key.columns))
+    statement = insert(table).values(**values).on_conflict_do_nothing()
+    return session.execute(statement.returning(key)).first() is not None
 
 
 def apply_workos_event(session: Session, event: Event, source: str) -> ApplyResult:

@@ -56,6 +56,10 @@ class EventSource(Protocol):
         """Events named `names` that come after event id `cursor` (all when None), oldest first."""
         ...
 
+    async def close(self) -> None:
+        """Release connections; the source is not used afterwards."""
+        ...
+
 
 class SDKEventSource:
     """`EventSource` through the SDK's async client (`events.list_events`)."""
@@ -79,6 +83,9 @@ class SDKEventSource:
         except Exception as exc:
             raise translate(exc, support_email=self._support_email) from None
         return EventPage(events=[_as_dict(item) for item in page.data])
+
+    async def close(self) -> None:
+        await self._client.close()
 
 
 def _as_dict(item: Any) -> Event:
@@ -116,14 +123,15 @@ class EventPoller:
         insert_ignoring_duplicate(
             session, KeyValue, key=CURSOR_KEY, value="", updated_at=utcnow()
         )
-        result = session.execute(
+        moved = session.execute(
             sa.update(KeyValue)
             .where(
                 col(KeyValue.key) == CURSOR_KEY, col(KeyValue.value) == (cursor or "")
             )
             .values(value=last, updated_at=utcnow())
-        )
-        return int(getattr(result, "rowcount", 0) or 0) == 1
+            .returning(col(KeyValue.key))
+        ).first()
+        return moved is not None
 
     async def poll_once(self) -> int:
         """Apply one page; returns how many events it held (0 when caught up or raced)."""
@@ -167,6 +175,12 @@ class EventPoller:
 
     async def run_forever(self, interval: float = POLL_INTERVAL_SECONDS) -> None:
         """Poll until cancelled; a failing round is logged and retried after `interval`."""
+        try:
+            await self._loop(interval)
+        finally:
+            await self.source.close()
+
+    async def _loop(self, interval: float) -> None:
         while True:
             try:
                 await self.poll_until_caught_up()

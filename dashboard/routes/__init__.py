@@ -9,7 +9,7 @@ from dashboard.routes import auth, health
 from dashboard.routes import settings_page
 from dashboard.routes import setup
 from dashboard.routes import dev, setup_links
-from dashboard.routes import webhooks
+from dashboard.routes import progress, webhooks
 from dashboard.templating import STATIC_DIR
 
 
@@ -28,12 +28,8 @@ def app_routes(*, development: bool, dev_mailbox: bool = False) -> list[BaseRout
         Route("/setup/{token}/sign-in", setup.setup_sign_in, methods=["POST"], name="setup_sign_in"),
         Route("/setup/{token}/sign-out", setup.setup_sign_out, methods=["POST"], name="setup_sign_out"),
         Route("/setup/{token}/portal/{intent}", setup.setup_portal, methods=["POST"], name="setup_portal"),
-        Route(
-            "/webhooks/workos",
-            webhooks.workos_webhook,
-            methods=["POST"],
-            name="workos_webhook",
-        ),
+        Route("/orgs/{organization_id:int}/progress", progress.organization_progress, methods=["GET"], name="org_progress"),
+        Route("/orgs/{organization_id:int}/reminders", progress.reminder_submit, methods=["POST"], name="org_reminder"),
         Route(
             "/webhooks/workos",
             webhooks.workos_webhook,
