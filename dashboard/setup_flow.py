@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from dashboard.audit import audit_record, it_admin_actor
 from dashboard.invites import link_status, setup_url
 from dashboard.models import (
+    SETUP_STATES,
     Invitee,
     Organization,
     OrganizationFeature,
@@ -50,6 +51,8 @@ FEATURE_ASKS: dict[str, str] = {
     "bring_your_own_key": "Connect an encryption key that you manage in your own cloud key service. You will need admin access to that key service.",
 }
 """What each portal feature will ask of the IT admin, in plain words."""
+
+PORTAL_OPENED = SETUP_STATES.index("portal_opened")
 
 ENDED_TEXT = {
     "revoked": "This setup link was revoked and no longer works.",
@@ -320,13 +323,29 @@ def setup_portal_opened(
     admin: AdminSession,
     intent: str,
 ) -> None:
+    """Record the click; kept to a few statements, as the admin waits on it.
+
+    The feature's progress is moved only when it is not that far yet, so a
+    repeated click costs two updates and an insert.
+    """
     assert organization.id is not None
     now = utcnow()
-    invitee = session.get(Invitee, admin.invitee_id)
-    if invitee is not None:
-        invitee.portal_opened_at = now
-        session.add(invitee)
-    progress_step(session, organization.id, "portal_opened", intents=[intent], at=now)
+    invitees = Invitee.__table__  # type: ignore[attr-defined]
+    session.execute(
+        sa.update(invitees)
+        .where(invitees.c.id == admin.invitee_id)
+        .values(portal_opened_at=now)
+    )
+    state = session.exec(
+        select(OrganizationFeature.state).where(
+            OrganizationFeature.organization_id == organization.id,
+            OrganizationFeature.intent == intent,
+        )
+    ).first()
+    if state is None or SETUP_STATES.index(state) < PORTAL_OPENED:
+        progress_step(
+            session, organization.id, "portal_opened", intents=[intent], at=now
+        )
     audit_record(
         session,
         "setup.portal_opened",
