@@ -6,7 +6,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from dashboard.routes import auth, health
-from dashboard.routes import settings_page
+from dashboard.routes import imports, settings_page
 from dashboard.routes import setup
 from dashboard.routes import dev, setup_links
 from dashboard.routes import progress, webhooks
@@ -22,6 +22,10 @@ def app_routes(*, development: bool, dev_mailbox: bool = False) -> list[BaseRout
         Route("/auth/login", auth.login_start, methods=["POST"], name="login_start"),
         Route("/auth/callback", auth.callback, methods=["GET"], name="auth_callback"),
         Route("/auth/logout", auth.logout, methods=["POST"], name="logout"),
+        Route("/orgs/import", imports.import_page, methods=["GET"], name="import_new"),
+        Route("/orgs/import", imports.import_submit, methods=["POST"], name="import_submit"),
+        Route("/orgs/import/{job_id:int}", imports.import_job_page, methods=["GET"], name="import_job"),
+        Route("/orgs/import/{job_id:int}/results.csv", imports.import_job_results, methods=["GET"], name="import_results"),
         Route("/settings", settings_page.settings_page, methods=["GET"], name="settings"),
         Route("/setup/callback/{provider}", setup.setup_callback, methods=["GET"], name="setup_callback"),
         Route("/setup/{token}", setup.setup_page, methods=["GET"], name="setup_page"),
