@@ -388,6 +388,8 @@ class InvitePanel:
     form_emails: str
     errors: dict[str, str] = field(default_factory=dict)
     notices: list[dict[str, str]] = field(default_factory=list)
+    embedded: bool = False
+    """On the organization page, whose Features section already picks the features."""
 
 
 def invite_panel(
@@ -399,6 +401,7 @@ def invite_panel(
     form_emails: str | None = None,
     errors: dict[str, str] | None = None,
     notices: list[dict[str, str]] | None = None,
+    embedded: bool = False,
 ) -> InvitePanel:
     """The invite panel of the organization page: link, addresses, email states, form."""
     from dashboard.outbox import outbox_for_link, outbox_status_label
@@ -437,7 +440,7 @@ def invite_panel(
             )
     offered = [row.intent for row in feature_rows(session, organization.id)]
     if form_features is None:
-        form_features = list(link.features) if link is not None else offered
+        form_features = list(link.features) if link and not embedded else offered
     if form_emails is None:
         form_emails = "\n".join(row.invitee.email for row in rows)
     return InvitePanel(
@@ -452,4 +455,5 @@ def invite_panel(
         form_emails=form_emails,
         errors=errors or {},
         notices=notices or [],
+        embedded=embedded,
     )

@@ -51,11 +51,19 @@ def _organization(session: Session, request: Request) -> Organization:
     return organization
 
 
-def _panel_url(organization_id: int) -> str:
+def _panel_url(organization_id: int, embedded: bool) -> str:
+    if embedded:
+        return f"/orgs/{organization_id}#invite-panel"
     return f"/orgs/{organization_id}/invite"
 
 
-def _answer(
+async def _embedded(request: Request) -> bool:
+    """Whether the form came from the organization page's panel (hidden field `panel`)."""
+    form = await request.form()
+    return form_values(form, "panel") == "embedded"
+
+
+async def _answer(
     request: Request,
     organization_id: int,
     notices: list[dict[str, str]],
@@ -63,13 +71,19 @@ def _answer(
 ) -> Response:
     """The panel for htmx; otherwise flash the notices and go back to the page."""
     rt = runtime(request)
-    if htmx_details(request).wants_fragment or panel_args.get("errors"):
+    fragment = htmx_details(request).wants_fragment
+    embedded = await _embedded(request)
+    if fragment or panel_args.get("errors"):
         with rt.db.session() as session:
             organization = _organization(session, request)
             panel = invite_panel(
-                session, rt.settings, organization, notices=notices, **panel_args
+                session,
+                rt.settings,
+                organization,
+                notices=notices,
+                embedded=embedded and fragment,
+                **panel_args,
             )
-        fragment = htmx_details(request).wants_fragment
         status = 400 if panel.errors and not fragment else 200
         return vary_on_htmx(
             rt.templates.render(
@@ -81,7 +95,7 @@ def _answer(
         )
     for notice in notices:
         flash(request, notice["text"], notice["level"])
-    return RedirectResponse(_panel_url(organization_id), status_code=303)
+    return RedirectResponse(_panel_url(organization_id, embedded), status_code=303)
 
 
 async def _end_sessions(
@@ -165,7 +179,7 @@ async def setup_link_invite(request: Request) -> Response:
 
     org_id: int = request.path_params["organization_id"]
     if errors:
-        return _answer(
+        return await _answer(
             request,
             org_id,
             [],
@@ -186,7 +200,7 @@ async def setup_link_invite(request: Request) -> Response:
             )
             workos_id = organization.workos_id
     except InviteError as exc:
-        return _answer(
+        return await _answer(
             request,
             org_id,
             [],
@@ -206,7 +220,7 @@ async def setup_link_invite(request: Request) -> Response:
     if result.replaced is not None:
         notices += await _end_sessions(rt, result.replaced, workos_id, staff)
     notices += await _register_dev_identities(rt, [i.email for i in result.invitees])
-    return _answer(request, org_id, notices)
+    return await _answer(request, org_id, notices)
 
 
 @staff_required()
@@ -228,14 +242,14 @@ async def setup_link_resend(request: Request) -> Response:
                 session, organization=organization, staff=staff, invitee_id=invitee_id
             )
     except InviteError as exc:
-        return _answer(request, org_id, [{"level": "error", "text": exc.message}])
+        return await _answer(request, org_id, [{"level": "error", "text": exc.message}])
 
     text = (
         f"The setup link was queued again for {queued[0].to_address}."
         if len(queued) == 1
         else f"The setup link was queued again for {len(queued)} IT admins."
     )
-    return _answer(request, org_id, [{"level": "success", "text": text}])
+    return await _answer(request, org_id, [{"level": "success", "text": text}])
 
 
 @staff_required()
@@ -251,13 +265,13 @@ async def setup_link_revoke(request: Request) -> Response:
             ended = invite_revoke(session, organization=organization, staff=staff)
             workos_id = organization.workos_id
     except InviteError as exc:
-        return _answer(request, org_id, [{"level": "error", "text": exc.message}])
+        return await _answer(request, org_id, [{"level": "error", "text": exc.message}])
 
     notices = [
         {"level": "success", "text": "The setup link was revoked; it no longer works."}
     ]
     notices += await _end_sessions(rt, ended, workos_id, staff)
-    return _answer(request, org_id, notices)
+    return await _answer(request, org_id, notices)
 
 
 @staff_required()
@@ -284,9 +298,9 @@ async def outbox_email_retry(request: Request) -> Response:
                 to=email.to_address,
             )
     except OutboxError as exc:
-        return _answer(request, org_id, [{"level": "error", "text": str(exc)}])
+        return await _answer(request, org_id, [{"level": "error", "text": str(exc)}])
 
-    return _answer(
+    return await _answer(
         request,
         org_id,
         [

@@ -8,6 +8,7 @@ from sqlmodel import select
 from dashboard.db import Database
 from dashboard.invites import active_link, setup_url
 from dashboard.models import AuditEvent, Invitee, Organization, OutboxEmail, SetupLink
+from dashboard.progress import features_set
 from dashboard.settings import Settings
 from dashboard.setup_tokens import portal_external_user_id
 from tests.fixtures.emulator import EmulatorHandle
@@ -24,10 +25,16 @@ def _org(db: Database, workos_id: str | None = None) -> int:
     return org_id
 
 
-def _invite(client: StaffClient, org_id: int, emails: str, **extra: Any) -> Any:
+def _invite(
+    client: StaffClient,
+    org_id: int,
+    emails: str,
+    data: dict[str, Any] | None = None,
+    **extra: Any,
+) -> Any:
     return client.post(
         f"/orgs/{org_id}/invite",
-        data={"features": ["sso", "dsync"], "emails": emails},
+        data={"features": ["sso", "dsync"], "emails": emails, **(data or {})},
         **extra,
     )
 
@@ -245,3 +252,36 @@ def test_dev_mail_lists_rendered_emails_only_with_dev_mailbox(
     assert f'href="{url}"' in page.text
     assert "Set up Acme Cloud for Globex" in page.text
     assert absent.status_code == 404
+
+
+def test_organization_page_embeds_the_panel_and_posts_come_back_to_it(
+    member_client: StaffClient, db: Database
+) -> None:
+    org_id = _org(db)
+    with db.session() as session:
+        features_set(session, org_id, ["sso", "log_streams"])
+
+    page = member_client.get(f"/orgs/{org_id}")
+    sent = member_client.post(
+        f"/orgs/{org_id}/invite",
+        data={
+            "features": ["sso", "log_streams"],
+            "emails": "it@globex.example",
+            "panel": "embedded",
+        },
+        follow_redirects=False,
+    )
+    fragment = _invite(
+        member_client,
+        org_id,
+        "it@globex.example",
+        headers=HTMX,
+        data={"panel": "embedded"},
+    )
+
+    panel = page.context["panel"]  # type: ignore[attr-defined]
+    assert panel.embedded and panel.form_features == ["sso", "log_streams"]
+    assert 'id="invite-panel"' in page.text
+    assert 'id="invite-feature-sso"' not in page.text
+    assert sent.headers["location"] == f"/orgs/{org_id}#invite-panel"
+    assert fragment.context["panel"].embedded  # type: ignore[attr-defined]
