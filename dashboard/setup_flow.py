@@ -7,6 +7,7 @@ link minted here is returned to the caller only, which puts it in one
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Mapping, MutableMapping
@@ -29,7 +30,7 @@ from dashboard.models import (
     utcnow,
 )
 from dashboard.progress import progress_step
-from dashboard.services.workos import WorkOSGateway
+from dashboard.services.workos import FeatureStatus, WorkOSFailure, WorkOSGateway
 from dashboard.settings import FEATURES, Settings
 from dashboard.setup_tokens import portal_external_user_id
 from dashboard.validation import email_key
@@ -140,6 +141,40 @@ def setup_view(
         expires_at=link.expires_at,
         features=features,
     )
+
+
+FINISHED_CHECK_SECONDS = 2.0
+"""How long the setup page waits for WorkOS to confirm a feature the admin just finished."""
+
+
+async def feature_status_refresh(
+    workos: WorkOSGateway, organization: Organization, intent: str
+) -> FeatureStatus | None:
+    """Ask WorkOS whether `intent` is done, in case its event has not arrived yet.
+
+    Bounded and forgiving: on any failure the page shows what it knows.
+    """
+    if not organization.workos_id:
+        return None
+    try:
+        status = await asyncio.wait_for(
+            workos.feature_status(organization.workos_id, [intent]),
+            FINISHED_CHECK_SECONDS,
+        )
+    except (WorkOSFailure, TimeoutError) as exc:
+        log.warning(
+            "setup_feature_status_failed",
+            extra={"organization_id": organization.id, "error": type(exc).__name__},
+        )
+        return None
+    return status.get(intent)
+
+
+def setup_feature_done(
+    session: Session, organization: Organization, intent: str, detail: str
+) -> None:
+    assert organization.id is not None
+    progress_step(session, organization.id, "done", intents=[intent], detail=detail)
 
 
 def setup_mark_opened(

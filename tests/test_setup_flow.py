@@ -403,3 +403,53 @@ def test_the_portal_link_is_never_logged_or_stored(
             for row in connection.execute(sa.select(table)):
                 text = repr(tuple(row))
                 assert not any(n in text for n in needles), table.name
+
+
+def test_a_finished_feature_is_confirmed_with_workos_before_its_event_arrives(
+    app_client: TestClient, live_invite: Invite, emulator: EmulatorHandle, db: Database
+) -> None:
+    setup_sign_in(app_client, live_invite.path, INVITEE)
+    assert live_invite.organization.workos_id is not None
+    emulator.finish(live_invite.organization.workos_id, "sso")
+
+    page = app_client.get(live_invite.path, params={"finished": "sso"})
+
+    assert page.status_code == 200
+    assert "Single Sign-On setup is finished" in page.text
+    assert feature_states(db)["sso"] == "done"
+    done = {f.intent: f.done for f in page.context["view"].features}
+    assert done == {"sso": True, "dsync": False}
+
+
+def test_the_page_still_answers_when_workos_is_down(
+    app_client: TestClient,
+    live_invite: Invite,
+    emulator: EmulatorHandle,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(workos._base_client, "INITIAL_RETRY_DELAY", 0)
+    setup_sign_in(app_client, live_invite.path, INVITEE)
+    emulator.set_faults(fail_5xx_rate=1)
+
+    page = app_client.get(live_invite.path, params={"finished": "sso"})
+
+    assert page.status_code == 200
+    assert "Single Sign-On setup is finished" in page.text
+
+
+def test_an_organization_not_yet_at_workos_never_mints(
+    db: Database,
+    flow_settings: Settings,
+    app_client: TestClient,
+    identity_provider: IdentityProvider,
+    emulator: EmulatorHandle,
+) -> None:
+    identity_provider.register(INVITEE)
+    setup = invite(db, flow_settings, workos_id=None)
+    setup_sign_in(app_client, setup.path, INVITEE)
+
+    answer = feature_click(app_client, setup.path, "sso")
+
+    assert answer.status_code == 503
+    assert "Setup is not ready yet" in answer.text
+    assert emulator.state()["portal_links"] == []

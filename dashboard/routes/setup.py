@@ -25,9 +25,11 @@ from dashboard.setup_flow import (
     admin_session_begin,
     admin_session_end,
     admin_session_get,
+    feature_status_refresh,
     invitee_match,
     link_state,
     portal_link_mint,
+    setup_feature_done,
     setup_link_load,
     setup_mark_opened,
     setup_portal_failed,
@@ -143,6 +145,12 @@ async def setup_page(request: Request) -> Response:
         request.session, link.public_id, rt.settings.admin_session_max_age_seconds
     )
     finished_name = FEATURES[finished] if finished in link.features else None
+    if finished_name and not any(f.done for f in view.features if f.intent == finished):
+        status = await feature_status_refresh(rt.workos, organization, finished)
+        if status is not None and status.done:
+            with rt.db.session() as session:
+                setup_feature_done(session, organization, finished, status.detail)
+                view = setup_view(session, link, organization)
     days_left = max(0, (link.expires_at - utcnow()).days)
 
     return rt.templates.render(
