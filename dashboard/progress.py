@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, case, func, or_
+from sqlalchemy import ColumnElement, and_, func, or_
 from sqlmodel import Session, col, select
 
 from dashboard.models import SETUP_STATES, Organization, OrganizationFeature, utcnow
@@ -178,22 +178,24 @@ FUNNEL_STATES = (*SETUP_STATES, "stalled")
 def funnel_counts(session: Session, cutoff: datetime) -> dict[str, int]:
     """How many non-deleted organizations are in each state, "stalled" included.
 
-    One GROUP BY over the organization table; an organization in progress with
-    no step since `cutoff` counts as "stalled" only, as `state_condition` says.
+    Two grouped counts that only read the partial index `ix_organization_funnel`
+    (state, last step; live organizations): per state, then the stalled part of
+    the states in progress, which moves from its state to "stalled" as
+    `state_condition` says, so the counts add up to the total.
     """
-    stalled = and_(
-        col(Organization.setup_state).in_(IN_PROGRESS),
-        col(Organization.last_step_at) < cutoff,
-    )
-    stalled_flag = case((stalled, 1), else_=0)
-    query = (
-        select(Organization.setup_state, stalled_flag, func.count())
-        .where(col(Organization.deleted_at).is_(None))
-        .group_by(col(Organization.setup_state), stalled_flag)
-    )
+    live = col(Organization.deleted_at).is_(None)
+    state = col(Organization.setup_state)
     counts = dict.fromkeys(FUNNEL_STATES, 0)
-    for state, is_stalled, count in session.exec(query):
-        key = "stalled" if is_stalled else state
-        if key in counts:
-            counts[key] += int(count)
+    for name, count in session.exec(
+        select(state, func.count()).where(live).group_by(state)
+    ):
+        if name in counts:
+            counts[name] += int(count)
+    for name, count in session.exec(
+        select(state, func.count())
+        .where(live, state.in_(IN_PROGRESS), col(Organization.last_step_at) < cutoff)
+        .group_by(state)
+    ):
+        counts[name] -= int(count)
+        counts["stalled"] += int(count)
     return counts

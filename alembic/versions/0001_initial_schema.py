@@ -106,6 +106,13 @@ def upgrade() -> None:
             ["setup_state", "name_key", "id"],
             unique=False,
         )
+        batch_op.create_index(
+            "ix_organization_funnel",
+            ["setup_state", "last_step_at"],
+            unique=False,
+            sqlite_where=sa.text("deleted_at IS NULL"),
+            postgresql_where=sa.text("deleted_at IS NULL"),
+        )
 
     op.create_table(
         "audit_event",
@@ -326,6 +333,11 @@ def downgrade() -> None:
 
     op.drop_table("audit_event")
     with op.batch_alter_table("organization", schema=None) as batch_op:
+        batch_op.drop_index(
+            "ix_organization_funnel",
+            sqlite_where=sa.text("deleted_at IS NULL"),
+            postgresql_where=sa.text("deleted_at IS NULL"),
+        )
         batch_op.drop_index("ix_organization_state_name")
         batch_op.drop_index(batch_op.f("ix_organization_name_key"))
         batch_op.drop_index("ix_organization_name_id")

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlmodel import select
+from starlette.testclient import TestClient
 
+from dashboard.app import create_app
 from dashboard.db import Database
 from dashboard.invites import invite_create
 from dashboard.models import Organization, OutboxEmail, utcnow
-from dashboard.settings import Secret
+from dashboard.settings import Secret, Settings
 from tests.fixtures.emulator import EmulatorHandle
 from tests.fixtures.staff import StaffClient
 from tests.progress_helpers import (
@@ -105,15 +107,11 @@ def test_stalled_setup_shows_stalled_and_offers_a_reminder(
 
 
 def test_finish_setup_at_workos_shows_done_on_the_next_poll(
-    make_client: object,
     member_client: StaffClient,
     db: Database,
     emulator: EmulatorHandle,
-    staff_settings: object,
+    staff_settings: Settings,
 ) -> None:
-    from dashboard.app import create_app
-    from starlette.testclient import TestClient
-
     workos_id, _ = workos_organization(emulator, "Polled Page")
     organization_id = local_organization(db, "Polled Page", workos_id=workos_id)
     before = member_client.get(
@@ -124,7 +122,7 @@ def test_finish_setup_at_workos_shows_done_on_the_next_poll(
     webhooks = TestClient(
         create_app(
             staff_settings.with_overrides(workos_webhook_secret=Secret(WEBHOOK_SECRET))
-        )  # type: ignore[attr-defined]
+        )
     )
     with webhooks:
         assert (
@@ -145,7 +143,7 @@ def test_finish_setup_at_workos_shows_done_on_the_next_poll(
 
 
 def test_staff_send_a_reminder_from_the_organization_page(
-    member_client: StaffClient, db: Database, staff_settings: object
+    member_client: StaffClient, db: Database, staff_settings: Settings
 ) -> None:
     with db.session() as session:
         organization_id = local_organization(db, "Remind Me", workos_id=None, step=None)
@@ -153,7 +151,7 @@ def test_staff_send_a_reminder_from_the_organization_page(
         assert organization is not None
         invite_create(
             session,
-            staff_settings,  # type: ignore[arg-type]
+            staff_settings,
             organization=organization,
             features=["sso"],
             emails=["it@remind.example"],
