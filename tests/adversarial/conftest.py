@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 
 from dashboard.app import create_app
 from dashboard.db import Database
-from dashboard.models import Domain, OutboxEmail
+from dashboard.models import Domain, ImportJob, OutboxEmail
 from dashboard.settings import Secret, Settings
 from tests.fixtures.emulator import EmulatorHandle
 from tests.fixtures.identity import IdentityProvider
@@ -48,6 +48,7 @@ class World:
     domain_id: int
     email_id: int
     workos_organization_id: str
+    import_job_id: int = 0
 
     def path_values(self) -> dict[str, str]:
         """A value for every path parameter name the app uses; new names must be added."""
@@ -59,6 +60,7 @@ class World:
             "token": self.invite.token,
             "intent": "sso",
             "provider": "exampleid",
+            "job_id": str(self.import_job_id),
         }
 
 
@@ -89,8 +91,12 @@ def world(db: Database, attack_settings: Settings, emulator: EmulatorHandle) -> 
             select(OutboxEmail).where(OutboxEmail.organization_id == organization_id)
         ).first()
         assert email is not None and domain.id is not None and email.id is not None
-        ids = (domain.id, email.id)
-    return World(made, organization_id, ids[0], ids[1], workos_id)
+        job = ImportJob(filename="customers.csv", status="finished")
+        session.add(job)
+        session.flush()
+        assert job.id is not None
+        ids = (domain.id, email.id, job.id)
+    return World(made, organization_id, ids[0], ids[1], workos_id, ids[2])
 
 
 @pytest.fixture
