@@ -5,11 +5,18 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from dashboard.routes import auth, health
-from dashboard.routes import imports, settings_page
-from dashboard.routes import setup
-from dashboard.routes import dev, setup_links
-from dashboard.routes import progress, webhooks
+from dashboard.routes import (
+    auth,
+    dev,
+    health,
+    imports,
+    organizations,
+    progress,
+    settings_page,
+    setup,
+    setup_links,
+    webhooks,
+)
 from dashboard.templating import STATIC_DIR
 
 
@@ -22,10 +29,21 @@ def app_routes(*, development: bool, dev_mailbox: bool = False) -> list[BaseRout
         Route("/auth/login", auth.login_start, methods=["POST"], name="login_start"),
         Route("/auth/callback", auth.callback, methods=["GET"], name="auth_callback"),
         Route("/auth/logout", auth.logout, methods=["POST"], name="logout"),
+        Route("/orgs", organizations.organization_list_page, methods=["GET"], name="orgs"),
+        Route("/orgs", organizations.organization_create_submit, methods=["POST"], name="org_create"),
+        Route("/orgs/new", organizations.organization_new_page, methods=["GET"], name="org_new"),
         Route("/orgs/import", imports.import_page, methods=["GET"], name="import_new"),
         Route("/orgs/import", imports.import_submit, methods=["POST"], name="import_submit"),
         Route("/orgs/import/{job_id:int}", imports.import_job_page, methods=["GET"], name="import_job"),
         Route("/orgs/import/{job_id:int}/results.csv", imports.import_job_results, methods=["GET"], name="import_results"),
+        Route("/orgs/{organization_id:int}", organizations.organization_page, methods=["GET"], name="org"),
+        Route("/orgs/{organization_id:int}/domains", organizations.domain_add_submit, methods=["POST"], name="org_domain_add"),
+        Route("/orgs/{organization_id:int}/domains/{domain_id:int}/delete", organizations.domain_remove_submit, methods=["POST"], name="org_domain_remove"),
+        Route("/orgs/{organization_id:int}/features", organizations.features_submit, methods=["POST"], name="org_features"),
+        Route("/orgs/{organization_id:int}/delete", organizations.organization_delete_submit, methods=["POST"], name="org_delete"),
+        Route("/orgs/{organization_id:int}/restore", organizations.organization_restore_submit, methods=["POST"], name="org_restore"),
+        Route("/orgs/{organization_id:int}/purge", organizations.organization_purge_submit, methods=["POST"], name="org_purge"),
+        Route("/activity", organizations.activity_page, methods=["GET"], name="activity"),
         Route("/settings", settings_page.settings_page, methods=["GET"], name="settings"),
         Route("/setup/callback/{provider}", setup.setup_callback, methods=["GET"], name="setup_callback"),
         Route("/setup/{token}", setup.setup_page, methods=["GET"], name="setup_page"),
