@@ -250,9 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         steps.append(("pages on PostgreSQL", pages_postgres))
     if "click" in chosen:
-        steps.append(
-            ("setup click", lambda: flows.bench_setup_click(report, sqlite_url))
-        )
+        steps.append(("setup click", lambda: flows.bench_setup_click(report)))
     if "memory" in chosen:
         steps.append(
             (

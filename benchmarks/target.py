@@ -55,6 +55,9 @@ def bench_settings(
         workos_client_id="client_dev",
         workos_base_url=workos_base_url,
         admin_oidc=admin,
+        rate_limit_portal=1_000_000,
+        rate_limit_sign_in=1_000_000,
+        rate_limit_setup_page=1_000_000,
         development=False,
         run_outbox_in_process=False,
         brand_name="Acme Cloud",
@@ -85,7 +88,7 @@ def baseline_app() -> Starlette:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.target")
-    parser.add_argument("kind", choices=["app", "baseline"])
+    parser.add_argument("kind", choices=["app", "baseline", "emulator"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--database-url", default="")
     parser.add_argument("--workos-base-url", default="http://127.0.0.1:9")
@@ -96,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
         os.sched_setaffinity(0, {args.cpu})
     if args.kind == "baseline":
         app = baseline_app()
+    elif args.kind == "emulator":
+        from dashboard.emulator import Faults, create_emulator
+
+        app = create_emulator(faults=Faults(), seed=1)
     else:
         app = create_app(
             bench_settings(
