@@ -328,19 +328,21 @@ def test_the_session_is_bound_to_one_link(
 
 
 @pytest.mark.parametrize(
-    ("faults", "expected"),
+    ("faults", "bound", "expected"),
     [
-        ({"next_statuses": [500, 500, 500, 500]}, "The portal is unavailable"),
+        ({"next_statuses": [500, 500, 500, 500]}, 4.0, "The portal is unavailable"),
         (
             {"fail_429_rate": 1, "retry_after_seconds": 0},
+            4.0,
             "The portal is busy right now",
         ),
-        ({"latency_ms": 1500}, "The portal took too long to answer"),
+        ({"latency_ms": 1500}, 0.5, "The portal took too long to answer"),
     ],
     ids=["5xx", "429", "too-slow"],
 )
 def test_workos_faults_show_a_clear_page_with_try_again(
     faults: dict[str, object],
+    bound: float,
     expected: str,
     app_client: TestClient,
     live_invite: Invite,
@@ -348,9 +350,9 @@ def test_workos_faults_show_a_clear_page_with_try_again(
     db: Database,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # Keep the test fast: no SDK backoff sleeps, and a short bound on the mint.
+    # Keep the test fast: no SDK backoff sleeps, and a short bound where it is the point.
     monkeypatch.setattr(workos._base_client, "INITIAL_RETRY_DELAY", 0)
-    monkeypatch.setattr(workos_service, "PORTAL_LINK_TIMEOUT_SECONDS", 0.5)
+    monkeypatch.setattr(workos_service, "PORTAL_LINK_TIMEOUT_SECONDS", bound)
     setup_sign_in(app_client, live_invite.path, INVITEE)
     emulator.set_faults(**faults)
 
