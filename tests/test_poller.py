@@ -150,3 +150,33 @@ def test_a_poller_caught_up_asks_and_changes_nothing(
 
     assert seen == 0
     assert _rows(db) == ([], 0, None)
+
+
+def test_concurrent_deliveries_of_one_event_apply_it_once(
+    db: Database, emulator: EmulatorHandle
+) -> None:
+    import threading
+
+    from dashboard.events import apply_workos_event
+
+    workos_id, _ = workos_organization(emulator, "Raced")
+    local_organization(db, "Raced", workos_id=workos_id)
+    [event] = emulator.finish(workos_id, "sso")
+    start = threading.Barrier(4)
+    results: list[bool] = []
+
+    def deliver() -> None:
+        start.wait()
+        with db.session() as session:
+            results.append(apply_workos_event(session, event, "webhook").duplicate)
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(results) == [False, True, True, True]
+    events, audits, _ = _rows(db)
+    assert events == [event["id"]]
+    assert audits == 1
