@@ -7,8 +7,11 @@ from sqlmodel import select
 
 from dashboard.db import Database
 from dashboard.models import AuditEvent, Domain, Organization, OrganizationFeature
+from dashboard.organizations import organization_create
+from dashboard.services.workos import SDKWorkOSGateway
+from dashboard.validation import organization_input
 from tests.fixtures.emulator import EmulatorHandle
-from tests.fixtures.staff import StaffClient
+from tests.fixtures.staff import StaffClient, session_of
 
 
 def _new(**fields: Any) -> dict[str, Any]:
@@ -256,3 +259,267 @@ def test_create_with_emails_queues_the_invite(
         invitees = sorted(i.email_key for i in session.exec(select(Invitee)))
     assert link.organization_id == org.id
     assert invitees == ["it2@acme.example", "it@acme.example"]
+
+
+STAFF_GETS = ["/orgs", "/orgs/new", "/orgs/{id}", "/activity"]
+STAFF_POSTS = ["/orgs/{id}/domains", "/orgs/{id}/features"]
+ADMIN_POSTS = ["/orgs/{id}/delete", "/orgs/{id}/restore", "/orgs/{id}/purge"]
+
+
+@pytest.fixture
+def organization(db: Database, emulator: EmulatorHandle) -> Organization:
+    """An organization made through the service, at the emulator and here."""
+    data = organization_input(
+        name="Acme Corp",
+        domains="acme.example\nbücher.example",
+        features=["sso", "dsync"],
+    )
+
+    async def create() -> Organization:
+        gateway = SDKWorkOSGateway(
+            api_key=emulator.api_key,
+            client_id=emulator.client_id,
+            base_url=emulator.url,
+        )
+        try:
+            return await organization_create(db, gateway, data, staff=None)
+        finally:
+            await gateway._client.close()
+
+    return asyncio.run(create())
+
+
+@pytest.mark.parametrize("path", STAFF_GETS + STAFF_POSTS + ADMIN_POSTS)
+def test_anonymous_is_sent_to_sign_in(
+    anonymous_client: StaffClient, organization: Organization, path: str
+) -> None:
+    url = path.format(id=organization.id)
+    anonymous_client.get("/auth/login")
+    csrf = session_of(anonymous_client, anonymous_client.secret)["csrf"]
+
+    if path in STAFF_GETS:
+        response = anonymous_client.get(url, follow_redirects=False)
+    else:
+        response = anonymous_client.post(
+            url, headers={"X-CSRF-Token": csrf}, follow_redirects=False
+        )
+
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/auth/login?next=")
+
+
+def test_htmx_without_a_session_gets_hx_redirect(
+    anonymous_client: StaffClient,
+) -> None:
+    response = anonymous_client.get(
+        "/orgs?q=ac",
+        headers={"HX-Request": "true", "HX-Current-URL": "http://testserver/orgs?q=ac"},
+        follow_redirects=False,
+    )
+
+    assert response.status_code == 204
+    assert response.headers["HX-Redirect"] == "/auth/login?next=%2Forgs%3Fq%3Dac"
+
+
+@pytest.mark.parametrize("path", STAFF_GETS)
+def test_non_staff_are_sent_to_sign_in(
+    outsider_client: StaffClient, organization: Organization, path: str
+) -> None:
+    response = outsider_client.get(
+        path.format(id=organization.id), follow_redirects=False
+    )
+
+    assert response.status_code == 303
+
+
+@pytest.mark.parametrize("path", STAFF_GETS)
+def test_members_see_staff_pages(
+    member_client: StaffClient, organization: Organization, path: str
+) -> None:
+    response = member_client.get(path.format(id=organization.id))
+
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("path", ADMIN_POSTS)
+def test_members_cannot_delete_restore_or_purge(
+    member_client: StaffClient, organization: Organization, db: Database, path: str
+) -> None:
+    response = member_client.post(path.format(id=organization.id))
+
+    assert response.status_code == 403
+    assert "Only admins" in response.text
+    assert _orgs(db)[0].deleted_at is None
+
+
+@pytest.mark.parametrize("path", STAFF_POSTS + ADMIN_POSTS + ["/orgs"])
+def test_posts_without_csrf_token_are_refused(
+    admin_client: StaffClient, organization: Organization, path: str
+) -> None:
+    response = admin_client.post(
+        path.format(id=organization.id), headers={"X-CSRF-Token": ""}
+    )
+
+    assert response.status_code == 403
+
+
+def test_forms_carry_the_csrf_token(admin_client: StaffClient, db: Database) -> None:
+    del admin_client.headers["X-CSRF-Token"]
+
+    response = admin_client.post(
+        "/orgs",
+        data={**_new(), "csrf_token": admin_client.csrf},
+        follow_redirects=False,
+    )
+
+    assert response.status_code == 303
+
+
+def test_unknown_organization_is_a_404(member_client: StaffClient) -> None:
+    response = member_client.get("/orgs/999999")
+
+    assert response.status_code == 404
+
+
+def test_soft_delete_hides_and_restore_brings_back(
+    admin_client: StaffClient, organization: Organization, emulator: EmulatorHandle
+) -> None:
+    admin_client.post(f"/orgs/{organization.id}/delete")
+    hidden = admin_client.get("/orgs")
+    deleted = admin_client.get("/orgs?state=deleted")
+    admin_client.post(f"/orgs/{organization.id}/restore")
+    back = admin_client.get("/orgs")
+
+    assert "Acme Corp" not in hidden.text
+    assert "Acme Corp" in deleted.text
+    assert "Acme Corp" in back.text
+    assert len(_remote_orgs(emulator)) == 1
+
+
+def test_purge_deletes_at_workos_and_frees_the_domains(
+    admin_client: StaffClient,
+    organization: Organization,
+    emulator: EmulatorHandle,
+    db: Database,
+) -> None:
+    early = admin_client.post(f"/orgs/{organization.id}/purge")
+    admin_client.post(f"/orgs/{organization.id}/delete")
+
+    admin_client.post(f"/orgs/{organization.id}/purge")
+
+    assert "Only a deleted organization can be purged" in early.text
+    assert _remote_orgs(emulator) == []
+    assert admin_client.get(f"/orgs/{organization.id}").status_code == 404
+    again = _create(admin_client, db, name="Acme Two")
+    assert again.id != organization.id
+
+
+def test_domains_are_added_and_removed_inline_with_htmx(
+    member_client: StaffClient,
+    organization: Organization,
+    emulator: EmulatorHandle,
+    db: Database,
+) -> None:
+    hx = {"HX-Request": "true", "HX-Target": "domains-panel"}
+
+    added = member_client.post(
+        f"/orgs/{organization.id}/domains", data={"domain": "Neu.example"}, headers=hx
+    )
+    with db.session() as session:
+        row = session.exec(select(Domain).where(Domain.domain == "neu.example")).one()
+    removed = member_client.post(
+        f"/orgs/{organization.id}/domains/{row.id}/delete", headers=hx
+    )
+
+    assert added.status_code == 200
+    assert added.template.name == "orgs/_domains.html"  # type: ignore[attr-defined]
+    assert "neu.example" in added.text
+    assert "<html" not in added.text
+    assert removed.status_code == 200
+    assert "neu.example" not in removed.text
+    [remote] = _remote_orgs(emulator)
+    remote_domains = [d["domain"] for d in remote["domains"]]
+    assert "neu.example" not in remote_domains
+    assert len(remote_domains) == 2
+
+
+def test_adding_a_bad_or_taken_domain_says_why_next_to_the_field(
+    member_client: StaffClient, organization: Organization, db: Database
+) -> None:
+    _create(member_client, db, name="Globex", domains="globex.example")
+    hx = {"HX-Request": "true"}
+
+    bad = member_client.post(
+        f"/orgs/{organization.id}/domains", data={"domain": "nope"}, headers=hx
+    )
+    taken = member_client.post(
+        f"/orgs/{organization.id}/domains",
+        data={"domain": "globex.example"},
+        headers=hx,
+    )
+
+    assert bad.status_code == 400
+    assert "needs a dot" in bad.text
+    assert taken.status_code == 400
+    assert "already belongs to Globex" in taken.text
+
+
+def test_a_workos_failure_adding_a_domain_is_shown_and_nothing_saved(
+    unretried_client: StaffClient,
+    organization: Organization,
+    emulator: EmulatorHandle,
+    db: Database,
+) -> None:
+    emulator.set_faults(next_statuses=[503])
+
+    response = unretried_client.post(
+        f"/orgs/{organization.id}/domains",
+        data={"domain": "later.example"},
+        headers={"HX-Request": "true"},
+    )
+
+    assert response.status_code == 502
+    assert "WorkOS had an error" in response.text
+    with db.session() as session:
+        assert (
+            session.exec(select(Domain).where(Domain.domain == "later.example")).first()
+            is None
+        )
+
+
+def test_features_are_saved_and_recorded(
+    member_client: StaffClient, organization: Organization, db: Database
+) -> None:
+    response = member_client.post(
+        f"/orgs/{organization.id}/features", data={"features": ["audit_logs"]}
+    )
+
+    assert response.status_code == 200
+    with db.session() as session:
+        intents = [f.intent for f in session.exec(select(OrganizationFeature))]
+        changed = session.exec(
+            select(AuditEvent).where(
+                AuditEvent.action == "organization.features_changed"
+            )
+        ).one()
+    assert intents == ["audit_logs"]
+    assert changed.detail == {"added": ["audit_logs"], "removed": ["sso", "dsync"]}
+    assert "changed the features" in response.text
+
+
+def test_timeline_and_activity_show_who_did_what(
+    admin_client: StaffClient, organization: Organization
+) -> None:
+    admin_client.post(f"/orgs/{organization.id}/delete")
+
+    page = admin_client.get(f"/orgs/{organization.id}")
+    activity = admin_client.get("/activity")
+
+    entries = page.context["timeline"].entries  # type: ignore[attr-defined]
+    assert [e.event.action for e in entries] == [
+        "organization.deleted",
+        "organization.created",
+    ]
+    assert "admin@staff.example.com" in activity.text
+    assert "deleted the organization" in activity.text
+    assert f'href="/orgs/{organization.id}"' in activity.text
