@@ -523,3 +523,20 @@ def test_timeline_and_activity_show_who_did_what(
     assert "admin@staff.example.com" in activity.text
     assert "deleted the organization" in activity.text
     assert f'href="/orgs/{organization.id}"' in activity.text
+
+
+def test_search_as_you_type_answers_the_table_fragment_from_the_same_url(
+    member_client: StaffClient, organization: Organization
+) -> None:
+    full = member_client.get("/orgs?q=acm")
+    fragment = member_client.get("/orgs?q=acm", headers={"HX-Request": "true"})
+    none = member_client.get("/orgs?q=zzz&state=bogus", headers={"HX-Request": "true"})
+
+    assert full.template.name == "orgs/list.html"  # type: ignore[attr-defined]
+    assert 'value="acm"' in full.text
+    assert '<label for="f-q">Search</label>' in full.text
+    assert fragment.template.name == "orgs/_table.html"  # type: ignore[attr-defined]
+    assert "<html" not in fragment.text
+    assert "Acme Corp" in fragment.text
+    assert "HX-Request" in fragment.headers["Vary"]
+    assert "No organizations match" in none.text
