@@ -49,13 +49,13 @@ test-postgres: $(STAMP) ## The whole suite on PostgreSQL ($$POSTGRES_TEST_URL), 
 	fi
 
 check: $(STAMP) ## Format check, lint, type check
-	$(BIN)/ruff format --check dashboard tests alembic
-	$(BIN)/ruff check dashboard tests alembic
+	$(BIN)/ruff format --check dashboard tests alembic benchmarks
+	$(BIN)/ruff check dashboard tests alembic benchmarks
 	$(BIN)/mypy
 
 fix: $(STAMP) ## Apply the formatter and safe lint fixes
-	$(BIN)/ruff format dashboard tests alembic
-	$(BIN)/ruff check --fix dashboard tests alembic
+	$(BIN)/ruff format dashboard tests alembic benchmarks
+	$(BIN)/ruff check --fix dashboard tests alembic benchmarks
 
 bench: $(STAMP) ## Benchmarks (not part of `make test`); writes bench-results/latest.md
 	$(BIN)/python -m benchmarks
