@@ -39,6 +39,7 @@ from dashboard.validation import MAX_EMAILS, email_parse, features_parse
 log = logging.getLogger(__name__)
 
 INVITE_TEMPLATE = "invite"
+INVITE_ATTEMPTS = 10
 LINK_STATUSES = ("active", "expired", "revoked", "replaced")
 
 
@@ -162,7 +163,7 @@ def invite_create(
 ) -> InviteResult:
     """Make a new setup link for `emails`, replacing the active one, and queue the emails.
 
-    Runs in the caller's transaction (a savepoint, retried once if a concurrent
+    Runs in the caller's transaction (a savepoint, retried while a concurrent
     invite made its link first); the caller commits, then calls
     `invite_end_portal_sessions` for `result.replaced`.
     """
@@ -174,7 +175,9 @@ def invite_create(
         raise InviteError("This organization is deleted; restore it before inviting.")
     assert organization.id is not None
 
-    for attempt in (1, 2, 3):
+    # Each conflict means another invite committed first; retrying sees and
+    # replaces its link, so a handful of simultaneous clicks all succeed in turn.
+    for attempt in range(1, INVITE_ATTEMPTS + 1):
         try:
             with session.begin_nested():
                 return _invite_create_once(

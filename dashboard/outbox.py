@@ -10,17 +10,23 @@ link's public id and the app secret at send time.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid, parseaddr
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from typing import Any
 
 import sqlalchemy as sa
+from jinja2 import Environment
 from sqlmodel import Session, col, select
 
 from dashboard.audit import audit_record
@@ -118,6 +124,12 @@ def render_email(
     return render_email_from(settings, email, organization, link, inviter)
 
 
+@functools.cache
+def _environment() -> Environment:
+    """One environment per process, so each template is compiled once, not per email."""
+    return email_environment()
+
+
 def render_email_from(
     settings: Settings,
     email: OutboxEmail,
@@ -148,7 +160,7 @@ def render_email_from(
         "inviter_email": inviter.email if inviter else "",
         **email.context,
     }
-    env = email_environment()
+    env = _environment()
     folder = f"email/{email.template}"
     return RenderedEmail(
         subject=" ".join(
@@ -164,21 +176,35 @@ def _valid_for(expires_at: datetime) -> str:
     return "1 day" if days == 1 else f"{days} days"
 
 
+def _header(value: str) -> str:
+    """Non-ASCII text as an RFC 2047 encoded word; ASCII as is."""
+    return value if value.isascii() else Header(value, "utf-8").encode()
+
+
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.body_encoding = QP
+
+
 def build_message(
     settings: Settings, email: OutboxEmail, rendered: RenderedEmail
-) -> EmailMessage:
-    """A multipart/alternative message with the headers mail servers expect."""
-    message = EmailMessage()
-    message["From"] = settings.email_from
-    message["To"] = email.to_address
-    message["Subject"] = rendered.subject
+) -> Message:
+    """A multipart/alternative message with the headers mail servers expect.
+
+    Built with the `email.mime` classes: the newer `EmailMessage` API parses
+    every header it is given, which cost 2 ms per email, most of the sender's time.
+    """
+    message = MIMEMultipart("alternative")
+    name, address = parseaddr(settings.email_from)
+    message["From"] = formataddr((name, address), charset="utf-8")
+    message["To"] = _header(email.to_address)
+    message["Subject"] = _header(rendered.subject)
     message["Date"] = formatdate(usegmt=True)
-    domain = parseaddr(settings.email_from)[1].rpartition("@")[2] or "localhost"
+    domain = address.rpartition("@")[2] or "localhost"
     message["Message-ID"] = make_msgid(idstring=f"outbox-{email.id}", domain=domain)
     if settings.support_email:
         message["Reply-To"] = settings.support_email
-    message.set_content(rendered.text)
-    message.add_alternative(rendered.html, subtype="html")
+    message.attach(MIMEText(rendered.text, "plain", _UTF8_QP))  # type: ignore[arg-type]
+    message.attach(MIMEText(rendered.html, "html", _UTF8_QP))  # type: ignore[arg-type]
     return message
 
 
@@ -306,13 +332,15 @@ class OutboxSender:
             return 0
         lease_until = started + timedelta(seconds=self.lease_seconds)
 
-        messages: list[EmailMessage] = []
+        messages: list[Message] = []
         kept: list[int] = []
         with self.db.session() as session:
-            for email_id in ids:
-                email = session.get(OutboxEmail, email_id)
-                if email is None:
-                    continue
+            rows = session.exec(
+                select(OutboxEmail).where(col(OutboxEmail.id).in_(ids))
+            ).all()
+            for email in sorted(rows, key=lambda row: row.id or 0):
+                email_id = email.id
+                assert email_id is not None
                 link = (
                     session.get(SetupLink, email.setup_link_id)
                     if email.setup_link_id
@@ -333,21 +361,25 @@ class OutboxSender:
         results = await self.mailer.send_batch(
             messages, deadline=lease_until - timedelta(seconds=SEND_MARGIN_SECONDS)
         )
-        sent = 0
         with self.db.session() as session:
+            delivered = [i for i, error in zip(kept, results, strict=True) if not error]
+            sent = self._mark_sent(session, delivered, lease_until)
             for email_id, error in zip(kept, results, strict=True):
-                if error is None:
-                    sent += self._mark_sent(session, email_id, lease_until)
-                else:
+                if error is not None:
                     self._mark_failed(session, email_id, lease_until, error, started)
         log.info("outbox_batch_sent", extra={"claimed": len(ids), "sent": sent})
         return sent
 
-    def _mark_sent(self, session: Session, email_id: int, lease_until: datetime) -> int:
+    def _mark_sent(
+        self, session: Session, email_ids: list[int], lease_until: datetime
+    ) -> int:
+        """Only rows still under this sender's lease: a reclaimed row is not ours."""
+        if not email_ids:
+            return 0
         result = session.execute(
             sa.update(OutboxEmail)
             .where(
-                col(OutboxEmail.id) == email_id,
+                col(OutboxEmail.id).in_(email_ids),
                 col(OutboxEmail.status) == "sending",
                 col(OutboxEmail.claimed_until) == lease_until,
             )

@@ -6,12 +6,13 @@ a `MailError` whose `reason` staff can read next to the address.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from email.message import EmailMessage
+from email.message import Message
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
@@ -40,7 +41,7 @@ class Mailer(Protocol):
     """Something that delivers messages."""
 
     async def send_batch(
-        self, messages: Sequence[EmailMessage], *, deadline: datetime | None = None
+        self, messages: Sequence[Message], *, deadline: datetime | None = None
     ) -> list[MailError | None]:
         """Send each message; one result per message, in order.
 
@@ -132,7 +133,11 @@ def _reason(exc: BaseException, config: SMTPConfig) -> MailError:
 
 
 class SMTPMailer:
-    """Delivers over one SMTP connection per batch, with aiosmtplib."""
+    """Delivers a batch over a few parallel SMTP connections, with aiosmtplib.
+
+    Each message costs several round trips (MAIL, RCPT, DATA); parallel
+    connections overlap them, which is what makes a thousand invites fast.
+    """
 
     def __init__(
         self,
@@ -141,8 +146,10 @@ class SMTPMailer:
         tls_context: ssl.SSLContext | None = None,
         connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
         send_timeout: float = SEND_TIMEOUT_SECONDS,
+        connections: int = 4,
     ) -> None:
         self.config = config
+        self.connections = max(1, connections)
         self.tls_context = tls_context
         self.connect_timeout = connect_timeout
         self.send_timeout = send_timeout
@@ -160,11 +167,25 @@ class SMTPMailer:
         )
 
     async def send_batch(
-        self, messages: Sequence[EmailMessage], *, deadline: datetime | None = None
+        self, messages: Sequence[Message], *, deadline: datetime | None = None
+    ) -> list[MailError | None]:
+        if not messages:
+            return []
+        lanes = min(self.connections, max(1, len(messages) // 10))
+        chunks = [list(messages[i::lanes]) for i in range(lanes)]
+        answers = await asyncio.gather(
+            *(self._send_over_one(chunk, deadline) for chunk in chunks)
+        )
+        results: list[MailError | None] = [None] * len(messages)
+        for lane, answer in enumerate(answers):
+            for position, result in enumerate(answer):
+                results[lane + position * lanes] = result
+        return results
+
+    async def _send_over_one(
+        self, messages: Sequence[Message], deadline: datetime | None
     ) -> list[MailError | None]:
         results: list[MailError | None] = []
-        if not messages:
-            return results
         client = self._client()
         try:
             await client.connect()
@@ -210,26 +231,35 @@ class DevMailbox:
     """`dashboard dev`: nothing leaves the machine; /dev/mail shows the outbox instead."""
 
     async def send_batch(
-        self, messages: Sequence[EmailMessage], *, deadline: datetime | None = None
+        self, messages: Sequence[Message], *, deadline: datetime | None = None
     ) -> list[MailError | None]:
         return [None] * len(messages)
 
 
 class UnconfiguredMailer:
-    """No SMTP_URL: every email waits in the outbox with a reason that says so."""
+    """No usable SMTP_URL: every email waits in the outbox with a reason that says so.
+
+    The app still starts (DESIGN.md: `serve` starts whatever is unreachable);
+    `dashboard doctor` reports the setting.
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
 
     async def send_batch(
-        self, messages: Sequence[EmailMessage], *, deadline: datetime | None = None
+        self, messages: Sequence[Message], *, deadline: datetime | None = None
     ) -> list[MailError | None]:
-        error = MailError(
-            "SMTP_URL is not set: set it to smtp://user:password@mail.example.com:587"
-        )
-        return [error] * len(messages)
+        return [MailError(self.reason)] * len(messages)
 
 
 def mailer_from_settings(settings: Settings) -> Mailer:
     if settings.dev_mailbox:
         return DevMailbox()
     if not settings.smtp_url:
-        return UnconfiguredMailer()
-    return SMTPMailer(parse_smtp_url(settings.smtp_url.reveal()))
+        return UnconfiguredMailer(
+            "SMTP_URL is not set: set it to smtp://user:password@mail.example.com:587"
+        )
+    try:
+        return SMTPMailer(parse_smtp_url(settings.smtp_url.reveal()))
+    except MailConfigError as exc:
+        return UnconfiguredMailer(str(exc))
