@@ -8,6 +8,7 @@ a seeded database from being loaded twice.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import secrets
@@ -15,6 +16,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -98,13 +100,43 @@ class SeedSize:
     domains_per_organization: int = 3
 
     def marker(self, database_url: str) -> str:
-        """Changes with the size and with the schema, so a new migration reseeds."""
-        heads = ",".join(
-            sorted(
-                ScriptDirectory.from_config(alembic_config(database_url)).get_heads()
-            )
-        )
-        return f"v2:{self.organizations}:{self.domains_per_organization}:{heads}"
+        """Changes with the size and with the migrations' text, so any schema change
+        (a new migration, or an unreleased one edited in place) reseeds from scratch."""
+        script = ScriptDirectory.from_config(alembic_config(database_url))
+        digest = hashlib.sha256()
+        for path in sorted(Path(script.versions).glob("*.py")):
+            digest.update(path.read_bytes())
+        return f"v3:{self.organizations}:{self.domains_per_organization}:{digest.hexdigest()[:16]}"
+
+
+def _stored_marker(database_url: str) -> str | None:
+    engine = create_db_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(
+                sa.text("SELECT value FROM key_value WHERE key = :key"),
+                {"key": SEED_MARKER},
+            ).scalar()
+    except sa.exc.DBAPIError:
+        return None
+    finally:
+        engine.dispose()
+
+
+def _wipe(database_url: str) -> None:
+    """Start from an empty database, so edited migrations apply in full."""
+    url = sa.engine.make_url(normalize_url(database_url))
+    if url.get_backend_name() == "sqlite":
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{url.database}{suffix}").unlink(missing_ok=True)
+        return
+    engine = create_db_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.text("DROP SCHEMA public CASCADE"))
+            connection.execute(sa.text("CREATE SCHEMA public"))
+    finally:
+        engine.dispose()
 
 
 def organization_name(index: int, rng: random.Random) -> str:
@@ -223,24 +255,16 @@ def _rows(size: SeedSize, staff_id: int) -> dict[str, Iterator[dict[str, Any]]]:
     }
 
 
-def is_seeded(engine: sa.Engine, marker: str) -> bool:
-    table = models.KeyValue.__table__  # type: ignore[attr-defined]
-    with engine.connect() as connection:
-        value = connection.execute(
-            sa.select(table.c.value).where(table.c.key == SEED_MARKER)
-        ).scalar()
-    return value == marker
-
-
 def seed(database_url: str, size: SeedSize = SeedSize()) -> float:
     """Migrate and load `database_url` unless it already holds this seed; seconds spent."""
     started = time.perf_counter()
+    marker = size.marker(database_url)
+    if _stored_marker(database_url) == marker:
+        return 0.0
+    _wipe(database_url)
     upgrade(database_url)
     engine = create_db_engine(database_url)
     try:
-        marker = size.marker(database_url)
-        if is_seeded(engine, marker):
-            return 0.0
         tables = SQLModel.metadata.tables
         with engine.begin() as connection:
             for table in reversed(SQLModel.metadata.sorted_tables):
