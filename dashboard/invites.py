@@ -27,6 +27,10 @@ from dashboard.models import (
 )
 from dashboard.outbox import outbox_cancel_for_link, outbox_enqueue, setup_url_for
 from dashboard.progress import feature_rows, features_set, progress_step
+from dashboard.services.dev_identity import (
+    DevIdentityError,
+    dev_identity_register_async,
+)
 from dashboard.services.workos import WorkOSFailure, WorkOSGateway
 from dashboard.settings import Secret, Settings
 from dashboard.setup_tokens import (
@@ -460,3 +464,28 @@ def invite_panel(
         notices=notices or [],
         embedded=embedded,
     )
+
+
+async def invite_register_dev_identities(
+    settings: Settings, emails: Sequence[str]
+) -> list[dict[str, str]]:
+    """`dashboard dev` only: make each invitee able to sign in at the development provider.
+
+    Returns messages for the staff page about addresses that could not be
+    registered; outside development it does nothing.
+    """
+    if not settings.dev_mailbox:
+        return []
+    notices: list[dict[str, str]] = []
+    for issuer in sorted({provider.issuer for provider in settings.admin_oidc}):
+        for email in emails:
+            try:
+                await dev_identity_register_async(issuer, email)
+            except DevIdentityError as exc:
+                notices.append(
+                    {
+                        "level": "error",
+                        "text": f"{email} could not be registered with the development identity provider: {exc}",
+                    }
+                )
+    return notices

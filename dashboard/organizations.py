@@ -716,8 +716,34 @@ EVENT_WORDS = {
     "organization.features_changed": "changed the features",
     "domain.added": "added a domain",
     "domain.removed": "removed a domain",
+    "organization.updated": "updated the organization",
     "staff.signed_in": "signed in",
     "staff.sign_in_refused": "was refused sign-in",
+    "invite.sent": "sent an invite",
+    "invite.resent": "resent the invite",
+    "invite.revoked": "revoked the setup link",
+    "invite.replaced": "replaced the setup link with a new invite",
+    "invite.reminded": "sent a reminder",
+    "invite.email_failed": "could not deliver an invite email",
+    "invite.email_retried": "retried an invite email",
+    "invite.portal_revoke_failed": "could not end the portal sessions at WorkOS",
+    "setup.opened": "opened the setup link",
+    "setup.signed_in": "signed in to the setup page",
+    "setup.sign_in_refused": "was refused on the setup page",
+    "setup.portal_opened": "opened the Admin Portal",
+    "setup.portal_failed": "could not open the Admin Portal",
+    "workos.connection_activated": "reported the SSO connection active",
+    "workos.connection_deactivated": "reported the SSO connection inactive",
+    "workos.connection_deleted": "reported the SSO connection deleted",
+    "workos.directory_activated": "reported the directory linked",
+    "workos.directory_deleted": "reported the directory deleted",
+    "workos.domain_verified": "reported a domain verified",
+    "workos.domain_verification_failed": "reported a domain verification failure",
+    "workos.certificate_renewed": "reported the SAML certificate renewed",
+    "workos.certificate_renewal_required": "reported a SAML certificate renewal is due",
+    "workos.byok_key_verified": "reported the encryption key verified",
+    "workos.byok_key_verification_failed": "reported the encryption key failed verification",
+    "workos.byok_key_deleted": "reported the encryption key deleted",
 }
 
 
@@ -728,7 +754,7 @@ def event_words(event: AuditEvent) -> str:
     )
     detail = event.detail or {}
     extras: list[str] = []
-    for name in ("domain", "email", "reason"):
+    for name in ("domain", "email", "reason", "feature"):
         if isinstance(detail.get(name), str):
             extras.append(str(detail[name]))
     for name in ("added", "removed", "features", "emails", "domains"):

@@ -14,7 +14,12 @@ from dashboard.checklist import checklist_view, funnel_view
 from dashboard.errors import render_error
 from dashboard.flash import flash
 from dashboard.htmx import htmx_details, vary_on_htmx
-from dashboard.invites import InviteError, invite_create, invite_panel
+from dashboard.invites import (
+    InviteError,
+    invite_create,
+    invite_panel,
+    invite_register_dev_identities,
+)
 from dashboard.models import SETUP_STATES, Staff
 from dashboard.organizations import (
     DELETED_FILTER,
@@ -33,7 +38,7 @@ from dashboard.organizations import (
     organization_view,
     timeline,
 )
-from dashboard.progress import stalled_cutoff
+from dashboard.progress import display_state, stalled_cutoff
 from dashboard.runtime import runtime
 from dashboard.services.workos import WorkOSFailure
 from dashboard.templating import STATE_LABELS
@@ -177,6 +182,9 @@ async def organization_create_submit(request: Request) -> Response:
             flash(
                 request, f"Invite queued for {len(data.emails)} IT admin(s).", "success"
             )
+            emails = [e.address for e in data.emails]
+            for notice in await invite_register_dev_identities(rt.settings, emails):
+                flash(request, notice["text"], notice["level"])
     return RedirectResponse(f"/orgs/{organization.id}", status_code=303)
 
 
@@ -196,6 +204,9 @@ def detail_context(request: Request, organization_id: int) -> dict[str, Any]:
         "panel": invite,
         "view": view,
         "organization": view.organization,
+        "setup_state": display_state(
+            view.organization, stalled_cutoff(rt.settings.stalled_after_days)
+        ),
         "timeline": events_page,
         "timeline_url": f"/orgs/{organization_id}",
         "domain_errors": {},

@@ -26,16 +26,13 @@ from dashboard.invites import (
     invite_create,
     invite_end_portal_sessions,
     invite_panel,
+    invite_register_dev_identities,
     invite_resend,
     invite_revoke,
 )
 from dashboard.models import Organization, Staff
 from dashboard.outbox import OutboxError, outbox_retry
 from dashboard.runtime import Runtime, runtime
-from dashboard.services.dev_identity import (
-    DevIdentityError,
-    dev_identity_register_async,
-)
 from dashboard.validation import emails_parse, features_parse, form_values
 
 log = logging.getLogger(__name__)
@@ -123,27 +120,6 @@ async def _end_sessions(
     ]
 
 
-async def _register_dev_identities(
-    rt: Runtime, emails: list[str]
-) -> list[dict[str, str]]:
-    """`dashboard dev` only: make each invitee able to sign in at the development provider."""
-    if not rt.settings.dev_mailbox:
-        return []
-    notices: list[dict[str, str]] = []
-    for issuer in sorted({provider.issuer for provider in rt.settings.admin_oidc}):
-        for email in emails:
-            try:
-                await dev_identity_register_async(issuer, email)
-            except DevIdentityError as exc:
-                notices.append(
-                    {
-                        "level": "error",
-                        "text": f"{email} could not be registered with the development identity provider: {exc}",
-                    }
-                )
-    return notices
-
-
 @staff_required()
 async def setup_link_page(request: Request) -> Response:
     """The invite panel as a page of its own: where plain form posts come back to."""
@@ -219,7 +195,9 @@ async def setup_link_invite(request: Request) -> Response:
     ]
     if result.replaced is not None:
         notices += await _end_sessions(rt, result.replaced, workos_id, staff)
-    notices += await _register_dev_identities(rt, [i.email for i in result.invitees])
+    notices += await invite_register_dev_identities(
+        rt.settings, [i.email for i in result.invitees]
+    )
     return await _answer(request, org_id, notices)
 
 

@@ -175,7 +175,7 @@ def test_staff_send_a_reminder_from_the_organization_page(
         ).all()
         assert email.to_address == "it@remind.example"
     timeline = member_client.get(f"/orgs/{organization_id}").text
-    assert "reminded" in timeline
+    assert "sent a reminder" in timeline
 
 
 def test_reminder_without_an_invite_explains_why(
