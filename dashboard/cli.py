@@ -91,6 +91,20 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    import asyncio
+    import contextlib
+
+    from dashboard.logs import configure_logging
+    from dashboard.worker import worker_run
+
+    settings = _settings()
+    configure_logging()
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(worker_run(settings))
+    return 0
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -104,20 +118,6 @@ def cmd_import(args: argparse.Namespace) -> int:
         out=sys.stdout,
         err=sys.stderr,
     )
-
-
-def cmd_worker(args: argparse.Namespace) -> int:
-    import asyncio
-    import contextlib
-
-    from dashboard.logs import configure_logging
-    from dashboard.worker import worker_run
-
-    settings = _settings()
-    configure_logging()
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(worker_run(settings))
-    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -184,7 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
     bulk.set_defaults(func=cmd_import)
 
     worker = sub.add_parser(
-        "worker", help="send queued email (when not run inside `serve`)"
+        "worker",
+        help="send queued email, poll WorkOS events, send due reminders (when not run inside `serve`)",
     )
     worker.set_defaults(func=cmd_worker)
 
