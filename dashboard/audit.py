@@ -12,6 +12,10 @@ from dashboard.models import AuditEvent
 log = logging.getLogger(__name__)
 
 
+VISITOR_ACTOR = "visitor"
+"""Someone holding a setup URL who has not signed in yet."""
+
+
 def staff_actor(email: str) -> str:
     return f"staff:{email}"
 

@@ -145,8 +145,14 @@ def example_urls(settings: Settings) -> dict[str, str]:
     return {
         "setup": setup,
         "return": setup,
-        "success": setup + "?done=1",
+        "success": setup + "?finished=<feature>",
         "staff sign-in callback": settings.url_for_path("/auth/callback"),
+        **{
+            f"IT admin sign-in callback ({provider.name})": settings.url_for_path(
+                f"/setup/callback/{provider.name}"
+            )
+            for provider in settings.admin_oidc
+        },
         "webhooks": settings.url_for_path("/webhooks/workos"),
     }
 

@@ -251,7 +251,7 @@ class AuditEvent(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     organization_id: int | None = Field(default=None, foreign_key="organization.id")
     actor: str = Field(max_length=320)
-    """"staff:<email>", "it_admin:<email>", "workos" or "system"."""
+    """"staff:<email>", "it_admin:<email>", "visitor", "workos" or "system"."""
     action: str = Field(max_length=64)
     detail: dict[str, Any] = _json(dict)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

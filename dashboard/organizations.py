@@ -771,6 +771,7 @@ def actor_words(actor: str) -> str:
         "it_admin": "IT admin ",
         "workos": "WorkOS",
         "system": "The system",
+        "visitor": "Someone with the setup link",
     }
     if who:
         return labels.get(kind, "") + who

@@ -7,6 +7,7 @@ setup tokens cannot be probed at speed.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import math
@@ -15,10 +16,12 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
+from dashboard.db import Database
 from dashboard.errors import render_error
 from dashboard.models import RateLimitHit, utcnow
 from dashboard.runtime import runtime
@@ -127,3 +130,20 @@ def rate_limited(scope: str) -> Callable[[Endpoint], Endpoint]:
         return wrapper
 
     return decorate
+
+
+PRUNE_EVERY_SECONDS = 3600.0
+
+
+async def rate_limit_prune_forever(
+    db: Database, interval: float = PRUNE_EVERY_SECONDS
+) -> None:
+    """The worker's loop that keeps the counter table small."""
+    while True:
+        try:
+            with db.session() as session:
+                removed = rate_limit_prune(session)
+            log.info("rate_limit_pruned", extra={"rows": removed})
+        except SQLAlchemyError as exc:
+            log.warning("rate_limit_prune_failed", extra={"error": type(exc).__name__})
+        await asyncio.sleep(interval)

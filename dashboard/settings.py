@@ -102,6 +102,7 @@ class Settings:
     rate_limit_portal: int = 30
     trusted_proxies: tuple[str, ...] = ()
     run_outbox_in_process: bool = True
+    """Run the background loops (outbox, event poller, reminders) inside each app process."""
     development: bool = False
     dev_mailbox: bool = False
     """True only under `dashboard dev`: mail is kept for `/dev/mail`, never sent."""
@@ -137,6 +138,19 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     if value < 0:
         raise SettingsError(f"{name} must not be negative: set it to 0 or more")
     return value
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(
+        f"{name}={raw!r} is not a yes/no value: set it to true or false"
+    )
 
 
 def _check_url(name: str, value: str, *, development: bool) -> str:
@@ -272,6 +286,10 @@ def load_settings(
         setup_link_ttl_days=_positive_int(env, "SETUP_LINK_TTL_DAYS", 14) or 14,
         stalled_after_days=_positive_int(env, "STALLED_AFTER_DAYS", 7) or 7,
         reminder_every_days=_positive_int(env, "REMINDER_EVERY_DAYS", 0),
+        rate_limit_setup_page=_positive_int(env, "RATE_LIMIT_SETUP_PAGE", 60) or 60,
+        rate_limit_sign_in=_positive_int(env, "RATE_LIMIT_SIGN_IN", 20) or 20,
+        rate_limit_portal=_positive_int(env, "RATE_LIMIT_PORTAL", 30) or 30,
+        run_outbox_in_process=_flag(env, "RUN_WORKER_IN_SERVE", True),
         staff_oidc=staff_oidc,
         admin_oidc=admin_oidc,
         brand_name=env.get("BRAND_NAME", "").strip() or "Example Inc.",

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from dashboard.audit import audit_record, it_admin_actor
+from dashboard.audit import VISITOR_ACTOR, audit_record, it_admin_actor
 from dashboard.invites import link_status, setup_url
 from dashboard.models import (
     SETUP_STATES,
@@ -198,7 +198,7 @@ def setup_mark_opened(
     audit_record(
         session,
         "setup.opened",
-        actor=it_admin_actor("unknown"),
+        actor=VISITOR_ACTOR,
         organization_id=organization.id,
         link_id=link.id,
     )

@@ -1,4 +1,4 @@
-"""Background loops (outbox sender, WorkOS event poller, automatic reminders), run in the app or as `dashboard worker`.
+"""Background loops (outbox sender, WorkOS event poller, reminders, housekeeping), run in the app or as `dashboard worker`.
 
 Each loop is a named coroutine factory; `background_loops` lists them, the
 app's lifespan starts them as tasks when `run_outbox_in_process` is on, and
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from dashboard.db import Database, create_db_engine
 from dashboard.outbox import OutboxSender
 from dashboard.poller import EventPoller, SDKEventSource
+from dashboard.ratelimit import rate_limit_prune_forever
 from dashboard.reminders import reminders_run_forever
 from dashboard.services.mail import Mailer, mailer_from_settings
 from dashboard.settings import Settings
@@ -37,6 +38,9 @@ def background_loops(
     loops = [BackgroundLoop("outbox", sender.run_forever)]
     poller = EventPoller(db, SDKEventSource(settings))
     loops.append(BackgroundLoop("workos_events", poller.run_forever))
+    loops.append(
+        BackgroundLoop("rate_limit_prune", lambda: rate_limit_prune_forever(db))
+    )
     if settings.reminder_every_days > 0:
         days = settings.reminder_every_days
         loops.append(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -10,7 +11,11 @@ from starlette.testclient import TestClient
 
 from dashboard.db import Database
 from dashboard.models import RateLimitHit
-from dashboard.ratelimit import rate_limit_hit, rate_limit_prune
+from dashboard.ratelimit import (
+    rate_limit_hit,
+    rate_limit_prune,
+    rate_limit_prune_forever,
+)
 from dashboard.settings import Settings
 
 NOW = datetime(2020, 1, 1, 12, 0, 20, tzinfo=UTC)
@@ -64,6 +69,21 @@ def test_prune_removes_windows_of_clients_that_left(db: Database) -> None:
 
     assert removed == 1
     assert keys == ["here"]
+
+
+def test_the_worker_prunes_old_windows_on_its_own(db: Database) -> None:
+    with db.session() as session:
+        rate_limit_hit(session, "gone", limit=1, window_seconds=60, now=NOW)
+
+    async def one_round() -> None:
+        task = asyncio.create_task(rate_limit_prune_forever(db, interval=3600))
+        await asyncio.sleep(0.2)
+        task.cancel()
+
+    asyncio.run(one_round())
+
+    with db.session() as session:
+        assert list(session.exec(select(RateLimitHit))) == []
 
 
 def test_the_setup_page_answers_429_with_retry_after(
