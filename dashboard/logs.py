@@ -50,5 +50,5 @@ def configure_logging(level: int = logging.INFO) -> None:
     # Uvicorn's access log prints raw paths, and a setup path carries its token:
     # our own request log (middleware.RequestLogMiddleware) replaces it.
     logging.getLogger("uvicorn.access").disabled = True
-    for noisy in ("httpx", "httpcore", "werkzeug"):
+    for noisy in ("httpx", "httpcore", "httpx2", "httpcore2", "werkzeug"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -40,6 +40,7 @@ from dashboard.progress import (
     state_condition,
 )
 from dashboard.services.workos import WorkOSFailure, WorkOSGateway
+from dashboard.templating import feature_name
 from dashboard.validation import (
     OrganizationInput,
     domain_display,
@@ -754,13 +755,16 @@ def event_words(event: AuditEvent) -> str:
     )
     detail = event.detail or {}
     extras: list[str] = []
-    for name in ("domain", "email", "reason", "feature"):
+    for name in ("domain", "email", "reason"):
         if isinstance(detail.get(name), str):
             extras.append(str(detail[name]))
+    if isinstance(detail.get("feature"), str):
+        extras.append(feature_name(detail["feature"]))
     for name in ("added", "removed", "features", "emails", "domains"):
         value = detail.get(name)
         if isinstance(value, list) and value:
-            extras.append(f"{name}: " + ", ".join(str(v) for v in value))
+            # Intents read as their human names; anything else is unchanged.
+            extras.append(f"{name}: " + ", ".join(feature_name(str(v)) for v in value))
     return words + (f" ({'; '.join(extras)})" if extras else "")
 
 
