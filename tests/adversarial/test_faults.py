@@ -19,7 +19,7 @@ from dashboard.models import Organization, OutboxEmail, SetupLink
 from dashboard.outbox import OutboxSender
 from dashboard.services import workos as workos_service
 from dashboard.services.mail import SMTPMailer, parse_smtp_url
-from dashboard.settings import Settings
+from dashboard.settings import Secret, Settings
 from tests.adversarial.conftest import World
 from tests.fixtures.emulator import EmulatorHandle
 from tests.fixtures.smtp import SMTPServer
@@ -179,9 +179,7 @@ def test_revoking_while_workos_fails_still_ends_the_link(
 def test_an_invite_survives_the_mail_server_being_down(
     db: Database, settings: Settings, smtp_server: SMTPServer
 ) -> None:
-    mail_settings = settings.with_overrides(
-        smtp_url=settings.smtp_url.__class__(smtp_server.url)
-    )
+    mail_settings = settings.with_overrides(smtp_url=Secret(smtp_server.url))
     with db.session() as session:
         organization = organization_add(session, "Mailless")
         invite_create(
