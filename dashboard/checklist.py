@@ -13,6 +13,7 @@ from dashboard.models import Organization, utcnow
 from dashboard.progress import (
     FUNNEL_STATES,
     IN_PROGRESS,
+    FunnelCounts,
     display_state,
     feature_rows,
     funnel_counts,
@@ -41,10 +42,18 @@ class Funnel:
 
 
 def funnel_view(
-    session: Session, stalled_after_days: int, active_state: str = ""
+    session: Session,
+    stalled_after_days: int,
+    active_state: str = "",
+    *,
+    counter: FunnelCounts | None = None,
 ) -> Funnel:
-    """Counts per state across every organization not deleted, each a link to the filtered list."""
-    counts = funnel_counts(session, stalled_cutoff(stalled_after_days))
+    """Counts per state across every organization not deleted, each a link to the filtered list.
+
+    Pass the app's `counter` to reuse counts while no organization changed.
+    """
+    cutoff = stalled_cutoff(stalled_after_days)
+    counts = counter.get(session, cutoff) if counter else funnel_counts(session, cutoff)
     steps = [
         FunnelStep(
             state=state,

@@ -95,7 +95,7 @@ class Organization(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=200)
-    name_key: str = Field(max_length=200, index=True)
+    name_key: str = Field(max_length=200)
     """Lower-cased name, for prefix search and name ordering."""
     external_id: str = Field(max_length=200, sa_column_kwargs={"unique": True})
     workos_id: str | None = Field(
@@ -114,6 +114,8 @@ class Organization(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_organization_state_name", "setup_state", "name_key", "id"),
         sa.Index("ix_organization_name_id", "name_key", "id"),
+        # Its maximum tells whether the staff home's funnel counts are still current.
+        sa.Index("ix_organization_updated_at", "updated_at"),
         # The staff home's funnel counts live organizations per state from this alone.
         sa.Index(
             "ix_organization_funnel",

@@ -11,6 +11,7 @@ from typing import Any
 from starlette.requests import Request
 
 from dashboard.db import Database
+from dashboard.progress import FunnelCounts
 from dashboard.services.oidc import SignIn
 from dashboard.services.workos import WorkOSGateway
 from dashboard.settings import Settings
@@ -27,6 +28,7 @@ class Runtime:
     admin_sign_in: SignIn
     background: list[Any] = field(default_factory=list)
     """Tasks started by the lifespan (outbox sender, event poller), stopped with it."""
+    funnel_counts: FunnelCounts = field(default_factory=FunnelCounts)
 
 
 def runtime(request: Request) -> Runtime:

@@ -110,7 +110,13 @@ def domains_parse(
 
 
 def domain_display(domain: str) -> str:
-    """The readable (Unicode) form of a stored A-label domain, for pages."""
+    """The readable (Unicode) form of a stored A-label domain, for pages.
+
+    Only labels starting "xn--" change; skipping the decoder for the rest
+    matters on the staff home, which shows a few hundred domains a page.
+    """
+    if "xn--" not in domain:
+        return domain
     try:
         return idna.decode(domain)
     except (idna.IDNAError, UnicodeError, ValueError):

@@ -99,7 +99,7 @@ def upgrade() -> None:
             "ix_organization_name_id", ["name_key", "id"], unique=False
         )
         batch_op.create_index(
-            batch_op.f("ix_organization_name_key"), ["name_key"], unique=False
+            "ix_organization_updated_at", ["updated_at"], unique=False
         )
         batch_op.create_index(
             "ix_organization_state_name",
@@ -339,7 +339,7 @@ def downgrade() -> None:
             postgresql_where=sa.text("deleted_at IS NULL"),
         )
         batch_op.drop_index("ix_organization_state_name")
-        batch_op.drop_index(batch_op.f("ix_organization_name_key"))
+        batch_op.drop_index("ix_organization_updated_at")
         batch_op.drop_index("ix_organization_name_id")
 
     op.drop_table("organization")

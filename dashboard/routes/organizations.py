@@ -97,7 +97,18 @@ async def organization_list_page(request: Request) -> Response:
             cursor=cursor,
             stalled_cutoff=stalled_cutoff(rt.settings.stalled_after_days),
         )
-        funnel = funnel_view(session, rt.settings.stalled_after_days, state)
+        # Searching as you type swaps only the table: no funnel to count.
+        fragment = htmx_details(request).wants_fragment
+        funnel = (
+            None
+            if fragment
+            else funnel_view(
+                session,
+                rt.settings.stalled_after_days,
+                state,
+                counter=rt.funnel_counts,
+            )
+        )
     context: dict[str, Any] = {
         "funnel": funnel,
         "page": page,
@@ -107,9 +118,7 @@ async def organization_list_page(request: Request) -> Response:
         "next_url": _list_url(q, state, page.next_cursor) if page.next_cursor else None,
         "prev_url": _list_url(q, state, page.prev_cursor) if page.prev_cursor else None,
     }
-    template = (
-        "orgs/_table.html" if htmx_details(request).wants_fragment else "orgs/list.html"
-    )
+    template = "orgs/_table.html" if fragment else "orgs/list.html"
     return vary_on_htmx(rt.templates.render(request, template, context))
 
 
