@@ -86,15 +86,18 @@ class Screenshots:
         return folder
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright_instance() -> Iterator[Playwright]:
+    """Package-scoped: Playwright's sync API keeps an event loop running in the
+    main thread while it lives, which would break every later test that calls
+    `asyncio.run`; it stops once the browser journeys are done."""
     with sync_playwright() as playwright:
         yield playwright
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright_instance: Playwright) -> Iterator[Browser]:
-    """Debian's Chromium, headless; one per run."""
+    """Debian's Chromium, headless; one for the browser journeys."""
     if not Path(CHROMIUM).exists():
         pytest.fail(
             f"{CHROMIUM} is missing: run `make chromium` (apt-get install chromium)"
