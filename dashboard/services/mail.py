@@ -190,6 +190,7 @@ class SMTPMailer:
         try:
             await client.connect()
         except Exception as exc:
+            client.close()
             error = _reason(exc, self.config)
             log.warning(
                 "smtp_connect_failed",
@@ -209,6 +210,7 @@ class SMTPMailer:
                     results.append(_reason(exc, self.config))
                     log.warning("smtp_send_failed", extra={"error": type(exc).__name__})
                     if not client.is_connected:
+                        client.close()
                         client = self._client()
                         try:
                             await client.connect()
@@ -219,11 +221,13 @@ class SMTPMailer:
                 else:
                     results.append(None)
         finally:
+            # Close on every path: a half-open connection otherwise leaks its socket.
             if client.is_connected:
                 try:
                     await client.quit()
                 except Exception:
-                    client.close()
+                    log.info("smtp_quit_failed")
+            client.close()
         return results
 
 
