@@ -228,6 +228,9 @@ class SMTPMailer:
                 except Exception:
                     log.info("smtp_quit_failed")
             client.close()
+            # One turn of the loop lets the transport finish closing its socket,
+            # even when the caller's loop ends right after (as `asyncio.run` does).
+            await asyncio.sleep(0)
         return results
 
 

@@ -1,14 +1,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from email.message import EmailMessage
+from collections.abc import Callable, Sequence
+from email.message import EmailMessage, Message
 
 import pytest
 
 from dashboard.services.mail import (
     DevMailbox,
     MailConfigError,
+    MailError,
     SMTPMailer,
     UnconfiguredMailer,
     mailer_from_settings,
@@ -16,6 +17,18 @@ from dashboard.services.mail import (
 )
 from dashboard.settings import Secret, Settings
 from tests.fixtures.smtp import SecureSMTP, SMTPServer
+
+
+def _send(mailer: SMTPMailer, messages: Sequence[Message]) -> list[MailError | None]:
+    """Send in a loop of its own, then give a TLS connection's close time to finish
+    before `asyncio.run` tears the loop down (a long-lived app loop needs no help)."""
+
+    async def send_and_settle() -> list[MailError | None]:
+        results = await mailer.send_batch(messages)
+        await asyncio.sleep(0.2)
+        return results
+
+    return asyncio.run(send_and_settle())
 
 
 def _message(to: str = "it@globex.example") -> EmailMessage:
@@ -50,7 +63,7 @@ def test_tls_and_login(
     secure = make_secure_smtp(mode)
     mailer = SMTPMailer(parse_smtp_url(secure.url), tls_context=secure.client_tls)
 
-    results = asyncio.run(mailer.send_batch([_message()]))
+    results = _send(mailer, [_message()])
 
     assert results == [None]
     assert [d.rcpt_tos for d in secure.server.wait_for(1)] == [["it@globex.example"]]
@@ -63,7 +76,7 @@ def test_wrong_password_is_a_plain_reason(
     url = secure.url.replace("word", "wrong")
     mailer = SMTPMailer(parse_smtp_url(url), tls_context=secure.client_tls)
 
-    [error] = asyncio.run(mailer.send_batch([_message()]))
+    [error] = _send(mailer, [_message()])
 
     assert error is not None
     assert "rejected our login" in error.reason
@@ -74,7 +87,7 @@ def test_server_down_gives_a_reason_for_every_message(smtp_server: SMTPServer) -
     smtp_server.stop()
     mailer = SMTPMailer(parse_smtp_url(smtp_server.url), connect_timeout=2)
 
-    results = asyncio.run(mailer.send_batch([_message(), _message()]))
+    results = _send(mailer, [_message(), _message()])
 
     assert all(r is not None and not r.permanent for r in results)
     assert all(r is not None and "could not connect" in r.reason for r in results)
