@@ -455,3 +455,35 @@ def test_an_organization_not_yet_at_workos_never_mints(
     assert answer.status_code == 503
     assert "Setup is not ready yet" in answer.text
     assert emulator.state()["portal_links"] == []
+
+
+@pytest.mark.parametrize(
+    ("intent", "name"), [("audit_logs", "Audit Logs"), ("log_streams", "Log Streams")]
+)
+def test_features_without_a_workos_event_are_confirmed_from_their_configuration(
+    db: Database,
+    flow_settings: Settings,
+    make_client: Callable[..., TestClient],
+    emulator: EmulatorHandle,
+    identity_provider: IdentityProvider,
+    intent: str,
+    name: str,
+) -> None:
+    identity_provider.register(INVITEE)
+    pending = invite(
+        db,
+        flow_settings,
+        workos_id=workos_organization_id(emulator, "Initech"),
+        features=(intent,),
+        name="Initech",
+    )
+    client = make_client(flow_settings)
+    setup_sign_in(client, pending.path, INVITEE)
+    assert pending.organization.workos_id is not None
+    emulator.finish(pending.organization.workos_id, intent)
+
+    page = client.get(pending.path, params={"finished": intent})
+
+    assert page.status_code == 200
+    assert f"{name} setup is finished" in page.text
+    assert feature_states(db)[intent] == "done"

@@ -404,6 +404,24 @@ class SDKWorkOSGateway:
                 if linked
                 else (f"directory {states[0]}" if states else "no directory yet"),
             )
+        if "audit_logs" in intents or "log_streams" in intents:
+            # No WorkOS event announces these two; the configuration tells.
+            config = await self._call(
+                "get_audit_log_configuration",
+                self._client.organizations.get_audit_log_configuration(organization_id),
+            )
+            audit_state = str(getattr(config.state, "value", config.state))
+            status["audit_logs"] = FeatureStatus(
+                audit_state == "active", f"audit logs {audit_state}"
+            )
+            stream = config.log_stream
+            stream_state = (
+                str(getattr(stream.state, "value", stream.state)) if stream else ""
+            )
+            status["log_streams"] = FeatureStatus(
+                stream_state == "active",
+                f"log stream {stream_state}" if stream else "no log stream yet",
+            )
         if "domain_verification" in intents:
             organization = await self.get_organization(organization_id)
             domain_states = [
