@@ -63,7 +63,9 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
         if settings.run_outbox_in_process:
             from dashboard.worker import background_loops, background_start
 
-            rt.background.extend(background_start(background_loops(settings, rt.db)))
+            rt.background.extend(
+                background_start(background_loops(settings, rt.db, workos=rt.workos))
+            )
         try:
             yield
         finally:

@@ -745,6 +745,7 @@ EVENT_WORDS = {
     "workos.byok_key_verified": "reported the encryption key verified",
     "workos.byok_key_verification_failed": "reported the encryption key failed verification",
     "workos.byok_key_deleted": "reported the encryption key deleted",
+    "workos.feature_confirmed": "confirmed a feature is set up",
 }
 
 

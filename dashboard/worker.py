@@ -1,4 +1,4 @@
-"""Background loops (outbox sender, WorkOS event poller, reminders, housekeeping), run in the app or as `dashboard worker`.
+"""Background loops (outbox sender, WorkOS event poller, reconciling, reminders, housekeeping), run in the app or as `dashboard worker`.
 
 Each loop is a named coroutine factory; `background_loops` lists them, the
 app's lifespan starts them as tasks when `run_outbox_in_process` is on, and
@@ -17,8 +17,10 @@ from dashboard.db import Database, create_db_engine
 from dashboard.outbox import OutboxSender
 from dashboard.poller import EventPoller, SDKEventSource
 from dashboard.ratelimit import rate_limit_prune_forever
+from dashboard.reconcile import reconcile_forever
 from dashboard.reminders import reminders_run_forever
 from dashboard.services.mail import Mailer, mailer_from_settings
+from dashboard.services.workos import SDKWorkOSGateway, WorkOSGateway
 from dashboard.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -31,13 +33,18 @@ class BackgroundLoop:
 
 
 def background_loops(
-    settings: Settings, db: Database, *, mailer: Mailer | None = None
+    settings: Settings,
+    db: Database,
+    *,
+    mailer: Mailer | None = None,
+    workos: WorkOSGateway,
 ) -> list[BackgroundLoop]:
-    """Every loop a worker runs, in start order."""
+    """Every loop a worker runs, in start order; the caller owns `workos`."""
     sender = OutboxSender(settings, db, mailer or mailer_from_settings(settings))
     loops = [BackgroundLoop("outbox", sender.run_forever)]
     poller = EventPoller(db, SDKEventSource(settings))
     loops.append(BackgroundLoop("workos_events", poller.run_forever))
+    loops.append(BackgroundLoop("reconcile", lambda: reconcile_forever(db, workos)))
     loops.append(
         BackgroundLoop("rate_limit_prune", lambda: rate_limit_prune_forever(db))
     )
@@ -74,11 +81,18 @@ def background_start(loops: list[BackgroundLoop]) -> list[asyncio.Task[None]]:
 async def worker_run(settings: Settings) -> None:
     """`dashboard worker`: run every loop until cancelled (Ctrl-C)."""
     db = Database(create_db_engine(settings.database_url))
-    tasks = background_start(background_loops(settings, db))
+    workos = SDKWorkOSGateway(
+        api_key=settings.workos_api_key.reveal(),
+        client_id=settings.workos_client_id,
+        base_url=settings.workos_base_url,
+        support_email=settings.support_email,
+    )
+    tasks = background_start(background_loops(settings, db, workos=workos))
     try:
         await asyncio.gather(*tasks)
     finally:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await workos.close()
         db.dispose()
