@@ -76,10 +76,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
                     await task
             rt.background.clear()
             # The SDK's HTTP pool belongs to this event loop: close it here.
-            close = getattr(rt.workos, "close", None)
-            if close is not None:
-                with contextlib.suppress(Exception):
-                    await close()
+            with contextlib.suppress(Exception):
+                await rt.workos.close()
             rt.db.dispose()
             log.info("app_stopped")
 

@@ -14,25 +14,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
 
 import sqlalchemy as sa
-import workos
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col
 
 from dashboard.db import Database
 from dashboard.events import (
     HANDLED_EVENTS,
-    Event,
     EventRejected,
     apply_workos_event,
     insert_ignoring_duplicate,
 )
 from dashboard.models import KeyValue, utcnow
-from dashboard.services.workos import translate
-from dashboard.settings import Settings
+from dashboard.services.workos import WorkOSGateway
 
 log = logging.getLogger(__name__)
 
@@ -41,71 +36,19 @@ PAGE_SIZE = 100
 POLL_INTERVAL_SECONDS = 10.0
 
 
-@dataclass(frozen=True)
-class EventPage:
-    events: list[Event]
-    """Oldest first, as plain JSON-shaped dicts."""
-
-
-class EventSource(Protocol):
-    """Where events come from: WorkOS's `GET /events`."""
-
-    async def events_after(
-        self, cursor: str | None, names: Sequence[str], limit: int
-    ) -> EventPage:
-        """Events named `names` that come after event id `cursor` (all when None), oldest first."""
-        ...
-
-    async def close(self) -> None:
-        """Release connections; the source is not used afterwards."""
-        ...
-
-
-class SDKEventSource:
-    """`EventSource` through the SDK's async client (`events.list_events`)."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._client = workos.AsyncWorkOSClient(
-            api_key=settings.workos_api_key.reveal(),
-            client_id=settings.workos_client_id,
-            base_url=settings.workos_base_url,
-            request_timeout=15,
-        )
-        self._support_email = settings.support_email
-
-    async def events_after(
-        self, cursor: str | None, names: Sequence[str], limit: int
-    ) -> EventPage:
-        try:
-            page = await self._client.events.list_events(
-                events=list(names), after=cursor, order="asc", limit=limit
-            )
-        except Exception as exc:
-            raise translate(exc, support_email=self._support_email) from None
-        return EventPage(events=[_as_dict(item) for item in page.data])
-
-    async def close(self) -> None:
-        await self._client.close()
-
-
-def _as_dict(item: Any) -> Event:
-    data: Event = item.to_dict()
-    return data
-
-
 class EventPoller:
     """Applies WorkOS events page by page, resuming from the cursor in `key_value`."""
 
     def __init__(
         self,
         db: Database,
-        source: EventSource,
+        workos: WorkOSGateway,
         *,
         names: Sequence[str] = HANDLED_EVENTS,
         page_size: int = PAGE_SIZE,
     ) -> None:
         self.db = db
-        self.source = source
+        self.workos = workos
         self.names = tuple(names)
         self.page_size = page_size
 
@@ -136,18 +79,20 @@ class EventPoller:
     async def poll_once(self) -> int:
         """Apply one page; returns how many events it held (0 when caught up or raced)."""
         cursor = self.cursor()
-        page = await self.source.events_after(cursor, self.names, self.page_size)
-        if not page.events:
+        events = await self.workos.list_events(
+            after=cursor, names=self.names, limit=self.page_size
+        )
+        if not events:
             return 0
 
-        last = str(page.events[-1].get("id") or "")[:64]
+        last = str(events[-1].get("id") or "")[:64]
         applied = 0
         with self.db.session() as session:
             if not last or not self._claim_page(session, cursor, last):
                 log.info("workos_poller_raced")
                 session.rollback()
                 return 0
-            for event in page.events:
+            for event in events:
                 try:
                     result = apply_workos_event(session, event, source="poller")
                 except EventRejected as exc:
@@ -159,9 +104,9 @@ class EventPoller:
 
         log.info(
             "workos_poller_page_applied",
-            extra={"events": len(page.events), "applied": applied, "cursor": last},
+            extra={"events": len(events), "applied": applied, "cursor": last},
         )
-        return len(page.events)
+        return len(events)
 
     async def poll_until_caught_up(self, max_pages: int = 100) -> int:
         """Apply pages until one comes back short; returns the events seen."""
@@ -175,12 +120,6 @@ class EventPoller:
 
     async def run_forever(self, interval: float = POLL_INTERVAL_SECONDS) -> None:
         """Poll until cancelled; a failing round is logged and retried after `interval`."""
-        try:
-            await self._loop(interval)
-        finally:
-            await self.source.close()
-
-    async def _loop(self, interval: float) -> None:
         while True:
             try:
                 await self.poll_until_caught_up()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from dashboard.db import Database, create_db_engine
 from dashboard.outbox import OutboxSender
-from dashboard.poller import EventPoller, SDKEventSource
+from dashboard.poller import EventPoller
 from dashboard.ratelimit import rate_limit_prune_forever
 from dashboard.reconcile import reconcile_forever
 from dashboard.reminders import reminders_run_forever
@@ -42,7 +42,7 @@ def background_loops(
     """Every loop a worker runs, in start order; the caller owns `workos`."""
     sender = OutboxSender(settings, db, mailer or mailer_from_settings(settings))
     loops = [BackgroundLoop("outbox", sender.run_forever)]
-    poller = EventPoller(db, SDKEventSource(settings))
+    poller = EventPoller(db, workos)
     loops.append(BackgroundLoop("workos_events", poller.run_forever))
     loops.append(BackgroundLoop("reconcile", lambda: reconcile_forever(db, workos)))
     loops.append(

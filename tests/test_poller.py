@@ -8,7 +8,8 @@ from sqlmodel import select
 
 from dashboard.db import Database
 from dashboard.models import AuditEvent, KeyValue, WorkOSEvent
-from dashboard.poller import CURSOR_KEY, EventPoller, SDKEventSource
+from dashboard.poller import CURSOR_KEY, EventPoller
+from dashboard.services.workos import SDKWorkOSGateway
 from dashboard.settings import Settings
 from tests.fixtures.emulator import EmulatorHandle
 from tests.progress_helpers import (
@@ -19,7 +20,12 @@ from tests.progress_helpers import (
 
 
 def _poller(db: Database, settings: Settings, page_size: int = 100) -> EventPoller:
-    return EventPoller(db, SDKEventSource(settings), page_size=page_size)
+    gateway = SDKWorkOSGateway(
+        api_key=settings.workos_api_key.reveal(),
+        client_id=settings.workos_client_id,
+        base_url=settings.workos_base_url,
+    )
+    return EventPoller(db, gateway, page_size=page_size)
 
 
 def _poll(
@@ -34,7 +40,7 @@ def _poll(
                 return await poller.poll_once()
             return await poller.poll_until_caught_up()
         finally:
-            await poller.source.close()
+            await poller.workos.close()
 
     return asyncio.run(run())
 
@@ -113,8 +119,8 @@ def test_two_pollers_on_one_database_apply_each_event_once(
         try:
             return list(await asyncio.gather(first.poll_once(), second.poll_once()))
         finally:
-            await first.source.close()
-            await second.source.close()
+            await first.workos.close()
+            await second.workos.close()
 
     counts = asyncio.run(both())
 

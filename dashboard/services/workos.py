@@ -116,8 +116,18 @@ class WorkOSGateway(Protocol):
         """Per intent, whether WorkOS reports its setup finished."""
         ...
 
+    async def list_events(
+        self, *, after: str | None, names: Sequence[str], limit: int
+    ) -> list[dict[str, Any]]:
+        """Events named `names` after event id `after` (all when None), oldest first."""
+        ...
+
     async def check_credentials(self) -> None:
         """A cheap authenticated call; raises WorkOSFailure when the key is refused."""
+        ...
+
+    async def close(self) -> None:
+        """Release the HTTP connections; whoever built the gateway closes it."""
         ...
 
 
@@ -439,8 +449,18 @@ class SDKWorkOSGateway:
         return status
 
     async def close(self) -> None:
-        """Release the HTTP connections; for short-lived gateways (doctor, CLI import)."""
         await self._client.close()
+
+    async def list_events(
+        self, *, after: str | None, names: Sequence[str], limit: int
+    ) -> list[dict[str, Any]]:
+        page = await self._call(
+            "list_events",
+            self._client.events.list_events(
+                events=list(names), after=after, order="asc", limit=limit
+            ),
+        )
+        return [item.to_dict() for item in page.data]
 
     async def check_credentials(self) -> None:
         await self._call(
