@@ -40,12 +40,7 @@ def build_runtime(settings: Settings) -> Runtime:
         settings=settings,
         db=Database(create_db_engine(settings.database_url)),
         templates=Templates(brand),
-        workos=SDKWorkOSGateway(
-            api_key=settings.workos_api_key.reveal(),
-            client_id=settings.workos_client_id,
-            base_url=settings.workos_base_url,
-            support_email=settings.support_email,
-        ),
+        workos=SDKWorkOSGateway.from_settings(settings),
         staff_sign_in=AuthlibSignIn(
             [settings.staff_oidc] if settings.staff_oidc else []
         ),

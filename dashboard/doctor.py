@@ -112,13 +112,8 @@ def check_client_id(settings: Settings) -> CheckResult:
 async def check_workos_accepts_key(settings: Settings) -> CheckResult:
     """One cheap authenticated call, without the SDK's retries so a dead peer shows fast."""
     name = "WorkOS accepts the key"
-    gateway = SDKWorkOSGateway(
-        api_key=settings.workos_api_key.reveal(),
-        client_id=settings.workos_client_id,
-        base_url=settings.workos_base_url,
-        support_email=settings.support_email,
-        request_timeout=int(CHECK_TIMEOUT_SECONDS),
-        max_retries=0,
+    gateway = SDKWorkOSGateway.from_settings(
+        settings, request_timeout=int(CHECK_TIMEOUT_SECONDS), max_retries=0
     )
     try:
         await asyncio.wait_for(gateway.check_credentials(), CHECK_TIMEOUT_SECONDS * 2)

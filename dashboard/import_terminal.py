@@ -141,12 +141,7 @@ async def _run(
     assert job.id is not None
     bar = ProgressBar(err, job.total_rows, job.done_rows)
     bar.draw()
-    workos = SDKWorkOSGateway(
-        api_key=settings.workos_api_key.reveal(),
-        client_id=settings.workos_client_id,
-        base_url=settings.workos_base_url,
-        support_email=settings.support_email,
-    )
+    workos = SDKWorkOSGateway.from_settings(settings)
     try:
         await import_run(
             ImportContext(

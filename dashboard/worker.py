@@ -81,12 +81,7 @@ def background_start(loops: list[BackgroundLoop]) -> list[asyncio.Task[None]]:
 async def worker_run(settings: Settings) -> None:
     """`dashboard worker`: run every loop until cancelled (Ctrl-C)."""
     db = Database(create_db_engine(settings.database_url))
-    workos = SDKWorkOSGateway(
-        api_key=settings.workos_api_key.reveal(),
-        client_id=settings.workos_client_id,
-        base_url=settings.workos_base_url,
-        support_email=settings.support_email,
-    )
+    workos = SDKWorkOSGateway.from_settings(settings)
     tasks = background_start(background_loops(settings, db, workos=workos))
     try:
         await asyncio.gather(*tasks)

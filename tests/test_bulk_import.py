@@ -292,12 +292,7 @@ async def _run(
     **options: object,
 ) -> list:  # type: ignore[type-arg]
     assert job_id is not None
-    workos = SDKWorkOSGateway(
-        api_key=settings.workos_api_key.reveal(),
-        client_id=settings.workos_client_id,
-        base_url=settings.workos_base_url,
-        max_retries=0,
-    )
+    workos = SDKWorkOSGateway.from_settings(settings, max_retries=0)
     try:
         return await import_run(
             ImportContext(

@@ -20,11 +20,7 @@ from tests.progress_helpers import (
 
 
 def _poller(db: Database, settings: Settings, page_size: int = 100) -> EventPoller:
-    gateway = SDKWorkOSGateway(
-        api_key=settings.workos_api_key.reveal(),
-        client_id=settings.workos_client_id,
-        base_url=settings.workos_base_url,
-    )
+    gateway = SDKWorkOSGateway.from_settings(settings)
     return EventPoller(db, gateway, page_size=page_size)
 
 

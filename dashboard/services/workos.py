@@ -21,6 +21,8 @@ from workos.common.models.organization_domain_data_state import (
 from workos.organizations.models import Organization as WorkOSOrganization
 from workos.organizations.models import OrganizationDomainData
 
+from dashboard.settings import Settings
+
 log = logging.getLogger(__name__)
 
 PORTAL_LINK_TIMEOUT_SECONDS = 4.0
@@ -265,6 +267,17 @@ class SDKWorkOSGateway:
             max_retries=max_retries,
         )
         self._support_email = support_email
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **options: Any) -> SDKWorkOSGateway:
+        """The gateway for this deployment's key, client id and base URL."""
+        return cls(
+            api_key=settings.workos_api_key.reveal(),
+            client_id=settings.workos_client_id,
+            base_url=settings.workos_base_url,
+            support_email=settings.support_email,
+            **options,
+        )
 
     async def _call(self, operation: str, coroutine: Any) -> Any:
         try:

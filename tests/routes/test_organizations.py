@@ -284,7 +284,7 @@ def organization(db: Database, emulator: EmulatorHandle) -> Organization:
         try:
             return await organization_create(db, gateway, data, staff=None)
         finally:
-            await gateway._client.close()
+            await gateway.close()
 
     return asyncio.run(create())
 
