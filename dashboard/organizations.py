@@ -553,11 +553,7 @@ async def domain_remove(
         remote_id = row.workos_id
 
     if remote_id:
-        try:
-            await workos.remove_domain(remote_id)
-        except WorkOSFailure as failure:
-            if failure.kind != "not_found":
-                raise
+        await workos.remove_domain(remote_id)
 
     with db.session() as session:
         row = session.get(Domain, domain_id)
@@ -656,11 +652,7 @@ async def organization_purge(
         workos_id = organization.workos_id
 
     if workos_id:
-        try:
-            await workos.delete_organization(workos_id)
-        except WorkOSFailure as failure:
-            if failure.kind != "not_found":
-                raise
+        await workos.delete_organization(workos_id)
 
     with db.session() as session:
         organization = organization_get(session, organization_id)

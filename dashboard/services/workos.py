@@ -85,13 +85,17 @@ class WorkOSGateway(Protocol):
         self, organization_id: str, name: str
     ) -> WorkOSOrganization: ...
 
-    async def delete_organization(self, organization_id: str) -> None: ...
+    async def delete_organization(self, organization_id: str) -> None:
+        """Delete it at WorkOS; already gone counts as done."""
+        ...
 
     async def add_domain(self, organization_id: str, domain: str) -> tuple[str, str]:
         """Attach a domain; returns its WorkOS id and verification state."""
         ...
 
-    async def remove_domain(self, domain_id: str) -> None: ...
+    async def remove_domain(self, domain_id: str) -> None:
+        """Detach a domain at WorkOS; already gone counts as done."""
+        ...
 
     async def generate_portal_link(
         self,
@@ -339,8 +343,16 @@ class SDKWorkOSGateway:
         )
         return result
 
+    async def _delete(self, operation: str, coroutine: Any) -> None:
+        """A delete that finds nothing left to delete has done its job."""
+        try:
+            await self._call(operation, coroutine)
+        except WorkOSFailure as failure:
+            if failure.kind != "not_found":
+                raise
+
     async def delete_organization(self, organization_id: str) -> None:
-        await self._call(
+        await self._delete(
             "delete_organization",
             self._client.organizations.delete_organization(organization_id),
         )
@@ -355,7 +367,7 @@ class SDKWorkOSGateway:
         return str(result.id), str(getattr(result.state, "value", result.state))
 
     async def remove_domain(self, domain_id: str) -> None:
-        await self._call(
+        await self._delete(
             "delete_organization_domain",
             self._client.organization_domains.delete_organization_domain(domain_id),
         )
