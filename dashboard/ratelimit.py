@@ -7,7 +7,6 @@ setup tokens cannot be probed at speed.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import math
@@ -133,17 +132,15 @@ def rate_limited(scope: str) -> Callable[[Endpoint], Endpoint]:
 
 
 PRUNE_EVERY_SECONDS = 3600.0
+"""How often the worker removes windows of clients that never came back."""
 
 
-async def rate_limit_prune_forever(
-    db: Database, interval: float = PRUNE_EVERY_SECONDS
-) -> None:
-    """The worker's loop that keeps the counter table small."""
-    while True:
-        try:
-            with db.session() as session:
-                removed = rate_limit_prune(session)
-            log.info("rate_limit_pruned", extra={"rows": removed})
-        except SQLAlchemyError as exc:
-            log.warning("rate_limit_prune_failed", extra={"error": type(exc).__name__})
-        await asyncio.sleep(interval)
+def rate_limit_prune_round(db: Database) -> None:
+    """One round of the worker's clean-up; a database hiccup waits for the next."""
+    try:
+        with db.session() as session:
+            removed = rate_limit_prune(session)
+    except SQLAlchemyError as exc:
+        log.warning("rate_limit_prune_failed", extra={"error": type(exc).__name__})
+        return
+    log.info("rate_limit_pruned", extra={"rows": removed})

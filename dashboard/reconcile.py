@@ -7,7 +7,6 @@ covers an admin who closed the tab instead, so staff still see "Done".
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections import defaultdict
 
@@ -81,17 +80,3 @@ async def reconcile_once(db: Database, workos: WorkOSGateway) -> int:
                 )
         finished += len(done)
     return finished
-
-
-async def reconcile_forever(
-    db: Database, workos: WorkOSGateway, interval: float = RECONCILE_EVERY_SECONDS
-) -> None:
-    """The worker's loop; a failed round is logged and the next one tries again."""
-    while True:
-        try:
-            await reconcile_once(db, workos)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.error("reconcile_round_failed", extra={"error": type(exc).__name__})
-        await asyncio.sleep(interval)

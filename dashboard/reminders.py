@@ -8,7 +8,6 @@ compare-and-set on `last_reminded_at`, so two workers never both send one.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime, timedelta
 
@@ -184,17 +183,4 @@ def reminders_send_due(
 
 
 REMINDER_CHECK_SECONDS = 15 * 60.0
-
-
-async def reminders_run_forever(
-    db: Database, every_days: int, interval: float = REMINDER_CHECK_SECONDS
-) -> None:
-    """The worker's loop for automatic reminders (only started when `every_days` > 0)."""
-    while True:
-        try:
-            reminders_send_due(db, every_days)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.error("reminders_round_failed", extra={"error": type(exc).__name__})
-        await asyncio.sleep(interval)
+"""How often the worker looks for invites due an automatic reminder."""

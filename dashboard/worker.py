@@ -9,6 +9,7 @@ loop, append it in `background_loops`.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -16,9 +17,9 @@ from dataclasses import dataclass
 from dashboard.db import Database, create_db_engine
 from dashboard.outbox import OutboxSender
 from dashboard.poller import EventPoller
-from dashboard.ratelimit import rate_limit_prune_forever
-from dashboard.reconcile import reconcile_forever
-from dashboard.reminders import reminders_run_forever
+from dashboard.ratelimit import PRUNE_EVERY_SECONDS, rate_limit_prune_round
+from dashboard.reconcile import RECONCILE_EVERY_SECONDS, reconcile_once
+from dashboard.reminders import REMINDER_CHECK_SECONDS, reminders_send_due
 from dashboard.services.mail import Mailer, mailer_from_settings
 from dashboard.services.workos import SDKWorkOSGateway, WorkOSGateway
 from dashboard.settings import Settings
@@ -44,16 +45,53 @@ def background_loops(
     loops = [BackgroundLoop("outbox", sender.run_forever)]
     poller = EventPoller(db, workos)
     loops.append(BackgroundLoop("workos_events", poller.run_forever))
-    loops.append(BackgroundLoop("reconcile", lambda: reconcile_forever(db, workos)))
     loops.append(
-        BackgroundLoop("rate_limit_prune", lambda: rate_limit_prune_forever(db))
+        periodic(
+            "reconcile", RECONCILE_EVERY_SECONDS, lambda: reconcile_once(db, workos)
+        )
+    )
+    loops.append(
+        periodic(
+            "rate_limit_prune", PRUNE_EVERY_SECONDS, lambda: rate_limit_prune_round(db)
+        )
     )
     if settings.reminder_every_days > 0:
         days = settings.reminder_every_days
         loops.append(
-            BackgroundLoop("reminders", lambda: reminders_run_forever(db, days))
+            periodic(
+                "reminders",
+                REMINDER_CHECK_SECONDS,
+                lambda: reminders_send_due(db, days),
+            )
         )
     return loops
+
+
+def periodic(
+    name: str, seconds: float, one_round: Callable[[], object]
+) -> BackgroundLoop:
+    """A loop that runs `one_round` (plain or async) every `seconds`.
+
+    A failed round is logged and the next one tries again, so one bad row or
+    a WorkOS outage never stops the loop.
+    """
+
+    async def run() -> None:
+        while True:
+            try:
+                result = one_round()
+                if inspect.isawaitable(result):
+                    await result
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.error(
+                    "background_round_failed",
+                    extra={"loop": name, "error": type(exc).__name__},
+                )
+            await asyncio.sleep(seconds)
+
+    return BackgroundLoop(name, run)
 
 
 async def _guarded(loop: BackgroundLoop) -> None:

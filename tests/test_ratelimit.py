@@ -14,9 +14,10 @@ from dashboard.models import RateLimitHit
 from dashboard.ratelimit import (
     rate_limit_hit,
     rate_limit_prune,
-    rate_limit_prune_forever,
+    rate_limit_prune_round,
 )
 from dashboard.settings import Settings
+from dashboard.worker import periodic
 
 NOW = datetime(2020, 1, 1, 12, 0, 20, tzinfo=UTC)
 
@@ -76,7 +77,8 @@ def test_the_worker_prunes_old_windows_on_its_own(db: Database) -> None:
         rate_limit_hit(session, "gone", limit=1, window_seconds=60, now=NOW)
 
     async def one_round() -> None:
-        task = asyncio.create_task(rate_limit_prune_forever(db, interval=3600))
+        loop = periodic("rate_limit_prune", 3600, lambda: rate_limit_prune_round(db))
+        task = asyncio.create_task(loop.run())
         await asyncio.sleep(0.2)
         task.cancel()
 
