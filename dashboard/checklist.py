@@ -1,4 +1,7 @@
-"""What staff see of setup progress: the funnel on the staff home and each organization's checklist."""
+"""What staff see of setup progress.
+
+The funnel on the staff home, and each organization's checklist.
+"""
 
 from __future__ import annotations
 

@@ -130,7 +130,10 @@ def reminder_send(
 def reminders_due(
     session: Session, every_days: int, now: datetime | None = None
 ) -> list[int]:
-    """Ids of active links whose organizations had no step for `every_days` and no reminder since."""
+    """Ids of active links due a reminder.
+
+    Their organizations had no step for `every_days`, and no reminder since.
+    """
     now = now or utcnow()
     cutoff = now - timedelta(days=every_days)
     query = (

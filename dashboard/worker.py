@@ -1,6 +1,7 @@
-"""Background loops (outbox sender, WorkOS event poller, reconciling, reminders, housekeeping), run in the app or as `dashboard worker`.
+"""Background loops, run inside the app or as `dashboard worker`.
 
-Each loop is a named coroutine factory; `background_loops` lists them, the
+The outbox sender, the WorkOS event poller, reconciling features no event
+reports, reminders and housekeeping. Each loop is a named coroutine factory; `background_loops` lists them, the
 app's lifespan starts them as tasks when `run_outbox_in_process` is on, and
 `worker_run` runs them in a process of their own until interrupted. To add a
 loop, append it in `background_loops`.

@@ -4,9 +4,9 @@ Each endpoint is wrapped by `api_endpoint`, which does what WorkOS does around
 every handler: refuse a missing or unknown key with 401, apply the injected
 latency and failures, replay the answer to a POST whose `Idempotency-Key` was
 seen before (the SDK resends one key on its retries), and turn
-`EmulatorError` into WorkOS's JSON error shape. Events a call emits go to the webhook after the answer is sent,
-so an app that calls WorkOS inside a database transaction never waits on its
-own webhook handler.
+`EmulatorError` into WorkOS's JSON error shape. Events a call emits go to
+the webhook after the answer is sent, so an app that calls WorkOS inside a
+database transaction never waits on its own webhook handler.
 """
 
 from __future__ import annotations

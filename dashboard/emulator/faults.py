@@ -31,7 +31,11 @@ class Faults:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Faults:
-        """Read EMULATOR_LATENCY_MS, EMULATOR_FAIL_5XX_RATE, EMULATOR_FAIL_429_RATE, EMULATOR_RETRY_AFTER."""
+        """Read the EMULATOR_* variables.
+
+        EMULATOR_LATENCY_MS, EMULATOR_FAIL_5XX_RATE, EMULATOR_FAIL_429_RATE and
+        EMULATOR_RETRY_AFTER.
+        """
         env = os.environ if environ is None else environ
         return cls.from_mapping(
             {

@@ -1,4 +1,7 @@
-"""The staff side's organization pages: the staff home, "New organization", one organization, activity."""
+"""The staff side's organization pages.
+
+The staff home, "New organization", one organization, and activity.
+"""
 
 from __future__ import annotations
 

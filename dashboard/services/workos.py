@@ -462,14 +462,13 @@ class SDKWorkOSGateway:
             domain_states = [
                 str(getattr(d.state, "value", d.state)) for d in organization.domains
             ]
-            verified = bool(domain_states) and all(
-                s in ("verified", "legacy_verified") for s in domain_states
-            )
+            count = sum(s in ("verified", "legacy_verified") for s in domain_states)
+            verified = bool(domain_states) and count == len(domain_states)
             status["domain_verification"] = FeatureStatus(
                 verified,
                 "all domains verified"
                 if verified
-                else f"{sum(s in ('verified', 'legacy_verified') for s in domain_states)} of {len(domain_states)} domains verified",
+                else f"{count} of {len(domain_states)} domains verified",
             )
         return status
 
