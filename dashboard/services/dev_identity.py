@@ -31,6 +31,22 @@ def _request(
     return url, claims
 
 
+def _unreachable(exc: httpx.HTTPError) -> DevIdentityError:
+    return DevIdentityError(
+        f"development identity provider unreachable: {type(exc).__name__}"
+    )
+
+
+def _registered(response: httpx.Response, issuer: str, claims: dict[str, Any]) -> str:
+    """The subject, once the provider accepted the user; what the two entry points share."""
+    if response.status_code >= 300:
+        raise DevIdentityError(
+            f"development identity provider answered {response.status_code}"
+        )
+    log.info("dev_identity_registered", extra={"issuer": issuer})
+    return str(claims["email"])
+
+
 def dev_identity_register(
     issuer: str,
     email: str,
@@ -43,15 +59,8 @@ def dev_identity_register(
     try:
         response = httpx.put(url, json=claims, timeout=timeout)
     except httpx.HTTPError as exc:
-        raise DevIdentityError(
-            f"development identity provider unreachable: {type(exc).__name__}"
-        ) from exc
-    if response.status_code >= 300:
-        raise DevIdentityError(
-            f"development identity provider answered {response.status_code}"
-        )
-    log.info("dev_identity_registered", extra={"issuer": issuer})
-    return str(claims["email"])
+        raise _unreachable(exc) from exc
+    return _registered(response, issuer, claims)
 
 
 async def dev_identity_register_async(
@@ -66,12 +75,5 @@ async def dev_identity_register_async(
         async with httpx.AsyncClient(timeout=5.0) as client:
             response = await client.put(url, json=claims)
     except httpx.HTTPError as exc:
-        raise DevIdentityError(
-            f"development identity provider unreachable: {type(exc).__name__}"
-        ) from exc
-    if response.status_code >= 300:
-        raise DevIdentityError(
-            f"development identity provider answered {response.status_code}"
-        )
-    log.info("dev_identity_registered", extra={"issuer": issuer})
-    return str(claims["email"])
+        raise _unreachable(exc) from exc
+    return _registered(response, issuer, claims)
