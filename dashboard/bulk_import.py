@@ -161,11 +161,22 @@ def _decode(data: bytes) -> str:
         ) from None
 
 
-def _dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
+def _dialect(text: str) -> type[csv.Dialect]:
+    """Spreadsheet CSV with whichever of `,`, `;` or tab the file uses.
+
+    Only the delimiter is sniffed: letting the sniffer pick the quote
+    character too made a stray apostrophe swallow the lines after it.
+    """
     try:
-        return csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+        delimiter = csv.Sniffer().sniff(text[:4096], delimiters=",;\t").delimiter
     except csv.Error:
         return csv.excel
+
+    class Spreadsheet(csv.excel):
+        pass
+
+    Spreadsheet.delimiter = delimiter
+    return Spreadsheet
 
 
 def _feature_values(cell: str) -> list[str]:

@@ -134,6 +134,15 @@ def test_unreadable_files_get_one_clear_error() -> None:
         import_parse(not_utf8)
 
 
+def test_an_apostrophe_in_a_cell_is_text_not_a_quote_spanning_lines() -> None:
+    data = b"name,external id,domains,features,IT admin emails,send invite\n,,,,,'\n,,,,',\n"
+
+    rows, invalid = import_parse(data)
+
+    assert rows == []
+    assert [r.line for r in invalid] == [2, 3]
+
+
 def test_header_spellings_semicolons_and_human_feature_names_are_accepted() -> None:
     data = (
         b"organization name;EXTERNAL_ID;Domain;Portal features;IT Admin Email;Invite?\n"
